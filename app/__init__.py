@@ -1,0 +1,1 @@
+"""Followthrough: postmortems as the record of truth, action items that get done."""

@@ -1,0 +1,62 @@
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import Index
+from sqlmodel import JSON, Column, Field, SQLModel, Text
+
+from app.db import UTCDateTime, utcnow
+
+
+class ActionItem(SQLModel, table=True):
+    """A change the team commits to (or, when not committed, something to remain aware of)."""
+
+    __tablename__ = "action_item"
+    __table_args__ = (
+        Index("ix_action_item_created", "created_at", "id"),
+        Index("ix_action_item_status_due", "status", "due_date"),
+    )
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    postmortem_id: UUID = Field(foreign_key="postmortem.id", index=True, ondelete="CASCADE")
+    title: str = Field(max_length=300)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    definition_of_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    verification: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    owner_person_id: UUID | None = Field(default=None, foreign_key="person.id", index=True)
+    # Set when the owner was given as a team: kept so the check can say so, never a valid owner.
+    owner_team_id: UUID | None = Field(default=None, foreign_key="team.id", ondelete="SET NULL")
+    due_date: date | None = Field(default=None)
+    chain_level: str | None = Field(default=None, max_length=2)
+    purpose: str | None = Field(default=None, max_length=10)
+    priority: str = Field(default="medium", max_length=10)
+    committed: bool = Field(default=True, index=True)
+    tracker: str | None = Field(default=None, max_length=10)
+    tracker_project: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="draft", max_length=10, index=True)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    verified_by: str | None = Field(default=None, max_length=200)
+    verification_evidence: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    version: int = Field(default=1)
+
+
+class ActionItemEvent(SQLModel, table=True):
+    """One entry of an action item's history: who or what changed it, when, from what to what."""
+
+    __tablename__ = "action_item_event"
+    __table_args__ = (Index("ix_action_item_event_item_at", "action_item_id", "at"),)
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    action_item_id: UUID = Field(foreign_key="action_item.id", ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    # "api" | "webhook" | "reconciliation" | "system"
+    source: str = Field(max_length=20)
+    actor: str = Field(max_length=200)
+    kind: str = Field(max_length=30)
+    from_status: str | None = Field(default=None, max_length=10)
+    to_status: str | None = Field(default=None, max_length=10)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text))

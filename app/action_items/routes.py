@@ -1,0 +1,108 @@
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Response
+
+from app.action_items import service as action_items_service
+from app.action_items.schemas import (
+    ActionItemHistory,
+    ActionItemList,
+    ActionItemRead,
+    ActionItemUpdate,
+    CloseRequest,
+    ReopenRequest,
+    VerifyRequest,
+)
+from app.auth.deps import Reader, Writer
+from app.concurrency import etag
+from app.db import SessionDep
+from app.enums import ActionItemStatus
+from app.validation import Limit
+
+router = APIRouter(prefix="/v1/action-items", tags=["action items"])
+IfMatch = Annotated[str | None, Header(description="ETag from a previous read; refuses stale writes with 412")]
+
+
+@router.get("", response_model=ActionItemList)
+def list_action_items(
+    session: SessionDep,
+    _: Reader,
+    status: ActionItemStatus | None = None,
+    owner: Annotated[str | None, Query(description="Owner's handle")] = None,
+    team: Annotated[str | None, Query(description="Slug of the postmortem's team")] = None,
+    overdue: bool | None = None,
+    postmortem: UUID | None = None,
+    committed: bool | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> ActionItemList:
+    """Action items across postmortems, newest first."""
+    items, next_cursor = action_items_service.list_items(
+        session,
+        status=status,
+        owner=owner,
+        team=team,
+        overdue=overdue,
+        postmortem_id=postmortem,
+        committed=committed,
+        cursor=cursor,
+        limit=limit,
+    )
+    return ActionItemList(items=action_items_service.to_read(session, items), next_cursor=next_cursor)
+
+
+@router.get("/{item_id}", response_model=ActionItemRead)
+def get_action_item(item_id: UUID, session: SessionDep, _: Reader, response: Response) -> ActionItemRead:
+    """One action item."""
+    item = action_items_service.get(session, item_id)
+    response.headers["ETag"] = etag(item.version)
+    return action_items_service.to_read(session, [item])[0]
+
+
+@router.patch("/{item_id}", response_model=ActionItemRead)
+def update_action_item(
+    item_id: UUID,
+    data: ActionItemUpdate,
+    session: SessionDep,
+    caller: Writer,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ActionItemRead:
+    """Change an action item's content; every change is recorded in its history."""
+    item = action_items_service.update(session, item_id, data, caller, if_match=if_match)
+    response.headers["ETag"] = etag(item.version)
+    return action_items_service.to_read(session, [item])[0]
+
+
+@router.delete("/{item_id}", status_code=204)
+def delete_action_item(item_id: UUID, session: SessionDep, _: Writer) -> Response:
+    """Delete a draft action item. Once open it stays: close it as won't do instead."""
+    action_items_service.delete(session, item_id)
+    return Response(status_code=204)
+
+
+@router.post("/{item_id}/close", response_model=ActionItemRead)
+def close_action_item(item_id: UUID, data: CloseRequest, session: SessionDep, caller: Writer) -> ActionItemRead:
+    """Close an open item as done or as won't do."""
+    item = action_items_service.close(session, item_id, data, caller)
+    return action_items_service.to_read(session, [item])[0]
+
+
+@router.post("/{item_id}/reopen", response_model=ActionItemRead)
+def reopen_action_item(item_id: UUID, data: ReopenRequest, session: SessionDep, caller: Writer) -> ActionItemRead:
+    """Reopen a closed, won't-do or verified item; verification is cleared and the reason recorded."""
+    item = action_items_service.reopen(session, item_id, data, caller)
+    return action_items_service.to_read(session, [item])[0]
+
+
+@router.post("/{item_id}/verify", response_model=ActionItemRead)
+def verify_action_item(item_id: UUID, data: VerifyRequest, session: SessionDep, caller: Writer) -> ActionItemRead:
+    """Mark a closed-as-done item verified, with the evidence that the fix works."""
+    item = action_items_service.verify(session, item_id, data, caller)
+    return action_items_service.to_read(session, [item])[0]
+
+
+@router.get("/{item_id}/history", response_model=ActionItemHistory)
+def action_item_history(item_id: UUID, session: SessionDep, _: Reader) -> ActionItemHistory:
+    """Every change: who or what made it, when, and from which status to which."""
+    return ActionItemHistory(action_item_id=item_id, events=action_items_service.history(session, item_id))

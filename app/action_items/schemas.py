@@ -1,0 +1,113 @@
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.enums import ActionItemStatus, ChainLevel, Priority, Purpose, TrackerKind
+from app.validation import LongText, Name, NonBlankText, Slug
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Criterion = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+DefinitionOfDone = Annotated[list[Criterion], Field(max_length=30)]
+Project = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ActionItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title
+    description: LongText = ""
+    definition_of_done: DefinitionOfDone = []
+    verification: LongText = ""
+    owner: Slug | None = Field(None, description="Handle of the person who owns it")
+    due_date: date | None = None
+    chain_level: ChainLevel | None = None
+    purpose: Purpose | None = None
+    priority: Priority = Priority.MEDIUM
+    committed: bool = Field(True, description="False: a thing to remain aware of; kept, never synced")
+    tracker: TrackerKind | None = None
+    tracker_project: Project | None = None
+
+
+class ActionItemUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    description: LongText | None = None
+    definition_of_done: DefinitionOfDone | None = None
+    verification: LongText | None = None
+    owner: Slug | None = None
+    due_date: date | None = None
+    chain_level: ChainLevel | None = None
+    purpose: Purpose | None = None
+    priority: Priority | None = None
+    committed: bool | None = None
+    tracker: TrackerKind | None = None
+    tracker_project: Project | None = None
+
+
+class ActionItemRead(BaseModel):
+    id: UUID
+    postmortem_id: UUID
+    title: str
+    description: str
+    definition_of_done: list[str]
+    verification: str
+    owner: str | None
+    owner_kind: Literal["person", "team"] | None
+    due_date: date | None
+    overdue: bool
+    chain_level: ChainLevel | None
+    purpose: Purpose | None
+    priority: Priority
+    committed: bool
+    tracker: TrackerKind | None
+    tracker_project: str | None
+    status: ActionItemStatus
+    closed_at: datetime | None
+    verified_at: datetime | None
+    verified_by: str | None
+    verification_evidence: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class ActionItemList(BaseModel):
+    items: list[ActionItemRead]
+    next_cursor: str | None
+
+
+class CloseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolution: Literal["done", "wont_do"] = "done"
+    note: LongText | None = None
+
+
+class ReopenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: NonBlankText
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    evidence: NonBlankText = Field(description="What shows the fix works: a test run, a drill, a graph")
+    evidence_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None = None
+    verified_by: Name | None = Field(None, description="Who verified it; defaults to the token's name")
+
+
+class ActionItemEventRead(BaseModel):
+    id: UUID
+    at: datetime
+    source: str
+    actor: str
+    kind: str
+    from_status: ActionItemStatus | None
+    to_status: ActionItemStatus | None
+    changes: dict[str, object]
+    note: str | None
+
+
+class ActionItemHistory(BaseModel):
+    action_item_id: UUID
+    events: list[ActionItemEventRead]
+

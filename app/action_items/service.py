@@ -1,0 +1,392 @@
+"""Action items: create, edit, move through their states, and keep the story of every change."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select
+from sqlmodel import Session, select
+
+from app.action_items.models import ActionItem, ActionItemEvent
+from app.action_items.schemas import (
+    ActionItemCreate,
+    ActionItemEventRead,
+    ActionItemRead,
+    ActionItemUpdate,
+    CloseRequest,
+    ReopenRequest,
+    VerifyRequest,
+)
+from app.action_items.state import UNFINISHED, ensure_transition
+from app.auth.service import Caller
+from app.concurrency import check_if_match
+from app.db import utcnow
+from app.enums import ActionItemStatus, PostmortemStatus
+from app.errors import Conflict, InvalidInput, NotFound, field_error
+from app.pagination import paginate
+from app.people.models import Person, Team
+from app.people.service import person_by_handle, team_by_slug
+from app.postmortems.models import Postmortem
+
+CONTENT_FIELDS = (
+    "title",
+    "description",
+    "definition_of_done",
+    "verification",
+    "due_date",
+    "chain_level",
+    "purpose",
+    "priority",
+    "committed",
+    "tracker",
+    "tracker_project",
+)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def get(session: Session, item_id: UUID, *, for_update: bool = False) -> ActionItem:
+    item = session.get(ActionItem, item_id, with_for_update=for_update)
+    if item is None:
+        raise NotFound(f"No action item with id {item_id}")
+    return item
+
+
+def record(
+    session: Session,
+    item: ActionItem,
+    *,
+    source: str,
+    actor: str,
+    kind: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    changes: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> None:
+    session.add(
+        ActionItemEvent(
+            action_item_id=item.id,
+            source=source,
+            actor=actor,
+            kind=kind,
+            from_status=from_status,
+            to_status=to_status,
+            changes=changes or {},
+            note=note,
+        )
+    )
+
+
+def _resolve_owner(session: Session, owner: str | None, path: str) -> tuple[UUID | None, UUID | None]:
+    """(person id, team id) for an owner handle; a team is kept so the checks can flag it."""
+    if owner is None:
+        return None, None
+    person = person_by_handle(session, owner)
+    if person is not None:
+        return person.id, None
+    team = team_by_slug(session, owner)
+    if team is not None:
+        return None, team.id
+    raise InvalidInput(
+        f"Unknown owner {owner!r}: add the person first (POST /v1/people)",
+        errors=[field_error(path, f"no person with handle {owner!r}")],
+    )
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return list(value)
+    return str(value) if hasattr(value, "value") else value
+
+
+def create(
+    session: Session,
+    postmortem: Postmortem,
+    data: ActionItemCreate,
+    caller: Caller,
+    *,
+    path: str = "body",
+) -> ActionItem:
+    person_id, team_id = _resolve_owner(session, data.owner, f"{path}.owner")
+    live = postmortem.status in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE)
+    status = ActionItemStatus.OPEN if live and data.committed else ActionItemStatus.DRAFT
+    values = data.model_dump(include=set(CONTENT_FIELDS))
+    item = ActionItem(
+        postmortem_id=postmortem.id,
+        owner_person_id=person_id,
+        owner_team_id=team_id,
+        status=status.value,
+        **values,
+    )
+    session.add(item)
+    session.flush()
+    record(session, item, source="api", actor=caller.actor, kind="created", to_status=item.status)
+    return item
+
+
+def update(
+    session: Session, item_id: UUID, data: ActionItemUpdate, caller: Caller, *, if_match: str | None
+) -> ActionItem:
+    item = get(session, item_id, for_update=True)
+    check_if_match(if_match, item.version, "action item")
+    changes: dict[str, list[Any]] = {}
+    for name in data.model_fields_set:
+        if name == "owner":
+            person_id, team_id = _resolve_owner(session, data.owner, "body.owner")
+            before = owner_handle(session, item)
+            if (person_id, team_id) != (item.owner_person_id, item.owner_team_id):
+                item.owner_person_id, item.owner_team_id = person_id, team_id
+                changes["owner"] = [before, data.owner]
+            continue
+        new = getattr(data, name)
+        if new is None and name in ("title", "priority", "committed", "definition_of_done"):
+            raise InvalidInput(
+                f"{name} cannot be null", errors=[field_error(f"body.{name}", "may not be null")]
+            )
+        old = getattr(item, name)
+        if old != new:
+            setattr(item, name, new)
+            changes[name] = [_json_value(old), _json_value(new)]
+    if not changes:
+        return item
+    postmortem = session.get(Postmortem, item.postmortem_id)
+    assert postmortem is not None
+    live = postmortem.status in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE)
+    if "committed" in changes and item.committed and live and item.status == ActionItemStatus.DRAFT:
+        _move(session, item, ActionItemStatus.OPEN, caller, note="committed on a published postmortem")
+    item.version += 1
+    item.updated_at = utcnow()
+    session.add(item)
+    record(session, item, source="api", actor=caller.actor, kind="edited", changes=changes)
+    session.flush()
+    _refresh_postmortem(session, item.postmortem_id)
+    return item
+
+
+def delete(session: Session, item_id: UUID) -> None:
+    item = get(session, item_id, for_update=True)
+    if item.status != ActionItemStatus.DRAFT:
+        raise Conflict(
+            f"This action item is {item.status}; only a draft can be deleted. "
+            "Close it as won't do instead, so the record keeps it"
+        )
+    postmortem_id = item.postmortem_id
+    session.delete(item)
+    session.flush()
+    _refresh_postmortem(session, postmortem_id)
+
+
+def _move(
+    session: Session,
+    item: ActionItem,
+    target: ActionItemStatus,
+    caller: Caller,
+    *,
+    note: str | None = None,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    current = ActionItemStatus(item.status)
+    ensure_transition(current, target)
+    item.status = target.value
+    record(
+        session,
+        item,
+        source="api",
+        actor=caller.actor,
+        kind="status_changed",
+        from_status=current.value,
+        to_status=target.value,
+        changes=changes,
+        note=note,
+    )
+
+
+def open_for_publish(session: Session, postmortem_id: UUID, caller: Caller) -> None:
+    """Publishing opens every committed draft item; the next step is its tracker ticket."""
+    items = session.exec(
+        select(ActionItem).where(
+            ActionItem.postmortem_id == postmortem_id,
+            ActionItem.committed == True,  # noqa: E712 - SQL comparison
+            ActionItem.status == ActionItemStatus.DRAFT.value,
+        )
+    )
+    for item in items:
+        _move(session, item, ActionItemStatus.OPEN, caller, note="postmortem published")
+        item.version += 1
+        item.updated_at = utcnow()
+        session.add(item)
+    session.flush()
+
+
+def close(
+    session: Session, item_id: UUID, data: CloseRequest, caller: Caller
+) -> ActionItem:
+    item = get(session, item_id, for_update=True)
+    _require_committed(item)
+    target = ActionItemStatus.CLOSED if data.resolution == "done" else ActionItemStatus.WONT_DO
+    _move(session, item, target, caller, note=data.note)
+    item.closed_at = utcnow()
+    return _save(session, item)
+
+
+def reopen(session: Session, item_id: UUID, data: ReopenRequest, caller: Caller) -> ActionItem:
+    item = get(session, item_id, for_update=True)
+    _require_committed(item)
+    changes: dict[str, Any] = {}
+    if item.status == ActionItemStatus.VERIFIED:
+        changes["verification_cleared"] = {
+            "verified_at": _json_value(item.verified_at),
+            "verified_by": item.verified_by,
+            "evidence": item.verification_evidence,
+        }
+    _move(session, item, ActionItemStatus.REOPENED, caller, note=data.reason, changes=changes)
+    item.closed_at = None
+    item.verified_at = None
+    item.verified_by = None
+    item.verification_evidence = None
+    return _save(session, item)
+
+
+def verify(session: Session, item_id: UUID, data: VerifyRequest, caller: Caller) -> ActionItem:
+    item = get(session, item_id, for_update=True)
+    _require_committed(item)
+    evidence = data.evidence if not data.evidence_url else f"{data.evidence}\n{data.evidence_url}"
+    who = data.verified_by or caller.name
+    _move(session, item, ActionItemStatus.VERIFIED, caller, note=evidence, changes={"verified_by": who})
+    item.verified_at = utcnow()
+    item.verified_by = who
+    item.verification_evidence = evidence
+    return _save(session, item)
+
+
+def _require_committed(item: ActionItem) -> None:
+    if not item.committed:
+        raise Conflict("This is a thing to remain aware of, not a committed action item; it has no states")
+
+
+def _save(session: Session, item: ActionItem) -> ActionItem:
+    item.version += 1
+    item.updated_at = utcnow()
+    session.add(item)
+    session.flush()
+    _refresh_postmortem(session, item.postmortem_id)
+    return item
+
+
+def _refresh_postmortem(session: Session, postmortem_id: UUID) -> None:
+    from app.postmortems import service as postmortems_service  # the two domains refer to each other
+
+    postmortems_service.refresh_completion(session, postmortem_id)
+
+
+def history(session: Session, item_id: UUID) -> list[ActionItemEventRead]:
+    get(session, item_id)
+    events = session.exec(
+        select(ActionItemEvent)
+        .where(ActionItemEvent.action_item_id == item_id)
+        .order_by(ActionItemEvent.at, ActionItemEvent.id)  # type: ignore[arg-type]
+    )
+    return [ActionItemEventRead.model_validate(e, from_attributes=True) for e in events]
+
+
+def is_overdue(item: ActionItem, on: date | None = None) -> bool:
+    return bool(
+        item.committed
+        and item.due_date is not None
+        and item.due_date < (on or today())
+        and item.status in UNFINISHED
+    )
+
+
+def list_items(
+    session: Session,
+    *,
+    status: ActionItemStatus | None,
+    owner: str | None,
+    team: str | None,
+    overdue: bool | None,
+    postmortem_id: UUID | None,
+    committed: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[ActionItem], str | None]:
+    query: Select[Any] = select(ActionItem)
+    if status is not None:
+        query = query.where(ActionItem.status == status.value)
+    if owner is not None:
+        query = query.join(Person, Person.id == ActionItem.owner_person_id).where(Person.handle == owner)
+    if team is not None:
+        query = (
+            query.join(Postmortem, Postmortem.id == ActionItem.postmortem_id)
+            .join(Team, Team.id == Postmortem.team_id)
+            .where(Team.slug == team)
+        )
+    if postmortem_id is not None:
+        query = query.where(ActionItem.postmortem_id == postmortem_id)
+    if committed is not None:
+        query = query.where(ActionItem.committed == committed)
+    if overdue is not None:
+        late = (
+            (ActionItem.committed == True)  # noqa: E712
+            & ActionItem.due_date.is_not(None)  # type: ignore[union-attr]
+            & (ActionItem.due_date < today())  # type: ignore[operator]
+            & ActionItem.status.in_([s.value for s in UNFINISHED])  # type: ignore[attr-defined]
+        )
+        query = query.where(late if overdue else ~late)
+    return paginate(
+        session, query, at_column=ActionItem.created_at, id_column=ActionItem.id, cursor=cursor, limit=limit
+    )
+
+
+def items_of(session: Session, postmortem_id: UUID) -> list[ActionItem]:
+    return list(
+        session.exec(
+            select(ActionItem)
+            .where(ActionItem.postmortem_id == postmortem_id)
+            .order_by(ActionItem.created_at, ActionItem.id)  # type: ignore[arg-type]
+        )
+    )
+
+
+def owner_handle(session: Session, item: ActionItem) -> str | None:
+    return to_read(session, [item])[0].owner
+
+
+def to_read(session: Session, items: list[ActionItem]) -> list[ActionItemRead]:
+    person_ids = {i.owner_person_id for i in items if i.owner_person_id}
+    team_ids = {i.owner_team_id for i in items if i.owner_team_id}
+    handles: dict[UUID, str] = {}
+    slugs: dict[UUID, str] = {}
+    if person_ids:
+        handles = dict(session.exec(select(Person.id, Person.handle).where(Person.id.in_(person_ids))).all())  # type: ignore[attr-defined]
+    if team_ids:
+        slugs = dict(session.exec(select(Team.id, Team.slug).where(Team.id.in_(team_ids))).all())  # type: ignore[attr-defined]
+    on = today()
+    reads = []
+    for item in items:
+        if item.owner_person_id:
+            owner, kind = handles.get(item.owner_person_id), "person"
+        elif item.owner_team_id:
+            owner, kind = slugs.get(item.owner_team_id), "team"
+        else:
+            owner, kind = None, None
+        reads.append(
+            ActionItemRead.model_validate(
+                {
+                    **item.model_dump(),
+                    "owner": owner,
+                    "owner_kind": kind,
+                    "overdue": is_overdue(item, on),
+                }
+            )
+        )
+    return reads
+
+

@@ -1,0 +1,86 @@
+"""Load a postmortem into a snapshot and run the checks on it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sqlmodel import Session, select
+
+from app.action_items import service as action_items_service
+from app.checks.rules import ConditionSnapshot, ItemSnapshot, PostmortemSnapshot, run_rules
+from app.conditions import service as conditions_service
+from app.people.models import Person
+from app.postmortems.models import Postmortem
+from app.postmortems.schemas import CheckReport, Finding
+from app.settings import CheckPolicy
+from app.timeline.models import DecisionPoint, TimelineEntry
+
+
+def _name_tokens(names: set[str]) -> frozenset[str]:
+    """Whole names and their parts of three letters or more, lower-cased."""
+    tokens: set[str] = set()
+    for name in names:
+        tokens.add(name.lower())
+        tokens.update(part for part in re.split(r"[^\w'-]+", name.lower()) if len(part) >= 3)
+    return frozenset(tokens)
+
+
+def _person_names(session: Session) -> frozenset[str]:
+    names: set[str] = set()
+    for handle, display_name in session.exec(select(Person.handle, Person.display_name)):
+        names.update((handle, display_name))
+    return _name_tokens(names)
+
+
+def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
+    items = action_items_service.to_read(session, action_items_service.items_of(session, postmortem.id))
+    conditions = conditions_service.of_postmortem(session, postmortem.id)
+    recorded = list(
+        session.exec(select(TimelineEntry.recorded_at).where(TimelineEntry.postmortem_id == postmortem.id))
+    )
+    decision_points = len(
+        list(session.exec(select(DecisionPoint.id).where(DecisionPoint.postmortem_id == postmortem.id)))
+    )
+    # Names in the responder timeline belong there; the same names in a condition or an item
+    # are blame. Timeline authors are left out: many are bots and tools, not people.
+    responders = set(session.exec(
+        select(DecisionPoint.responder).where(DecisionPoint.postmortem_id == postmortem.id)
+    ))
+    return PostmortemSnapshot(
+        severity=postmortem.severity,
+        resolved_at=postmortem.resolved_at,
+        review_held_at=postmortem.review_held_at,
+        chain_walk=postmortem.chain_walk or {},
+        items=[
+            ItemSnapshot(
+                index=index,
+                title=item.title,
+                description=item.description,
+                definition_of_done=item.definition_of_done,
+                verification=item.verification,
+                owner_kind=item.owner_kind,
+                owner=item.owner,
+                due_date=item.due_date,
+                chain_level=item.chain_level.value if item.chain_level else None,
+                committed=item.committed,
+            )
+            for index, item in enumerate(items)
+        ],
+        conditions=[ConditionSnapshot(index=i, description=c.description) for i, c in enumerate(conditions)],
+        timeline_recorded_at=recorded,
+        decision_point_count=decision_points,
+        person_names=_person_names(session) | _name_tokens(responders),
+        now=datetime.now(UTC),
+    )
+
+
+def run(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> CheckReport:
+    findings = [
+        Finding(rule=f.rule, severity=f.severity, path=f.path, message=f.message)  # type: ignore[arg-type]
+        for f in run_rules(snapshot(session, postmortem), policy)
+    ]
+    counts = {level: sum(1 for f in findings if f.severity == level) for level in ("error", "warning", "info")}
+    return CheckReport(
+        postmortem_id=postmortem.id, publishable=counts["error"] == 0, counts=counts, findings=findings
+    )

@@ -1,0 +1,110 @@
+"""create_app(): the FastAPI application with its routers, middleware and error handling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app import health
+from app.action_items.routes import router as action_items_router
+from app.body_limit import BodyLimitMiddleware
+from app.conditions.routes import router as conditions_router
+from app.db import make_engine
+from app.errors import PROBLEM_JSON, install_error_handlers
+from app.idempotency.middleware import IdempotencyMiddleware
+from app.people.routes import people_router, teams_router
+from app.postmortems.routes import router as postmortems_router
+from app.settings import Settings, get_settings
+from app.timeline.routes import router as timeline_router
+
+API_DESCRIPTION = """\
+Postmortems as the record of truth; action items checked, ticketed, closed and verified.
+
+Authenticate with `Authorization: Bearer <token>` (create one with `followthrough tokens create`).
+Errors are `application/problem+json` (RFC 9457) with an `errors` list of `{path, message}`.
+POST calls accept an `Idempotency-Key` header.
+"""
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "message"],
+                "properties": {"path": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+ERROR_STATUSES = {
+    "400": "Malformed request",
+    "401": "Missing or invalid bearer token",
+    "403": "The token's scope is too low",
+    "404": "No such resource",
+    "409": "Conflicts with the current state",
+    "412": "If-Match does not match the current version",
+    "413": "Body too large",
+    "422": "Invalid input; `errors` says what and where",
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Followthrough", version="1.0.0", description=API_DESCRIPTION)
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.resolved_database_url())
+    install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
+    # Added last so it runs first: oversized bodies never reach idempotency bookkeeping.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for router in (
+        health.router,
+        teams_router,
+        people_router,
+        postmortems_router,
+        timeline_router,
+        conditions_router,
+        action_items_router,
+    ):
+        app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the problem+json responses every /v1 operation can give."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    problem_ref = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if not path.startswith("/v1/"):
+                continue
+            for status, description in ERROR_STATUSES.items():
+                responses[status] = {"description": description, "content": problem_ref}
+            if method == "post":
+                operation.setdefault("parameters", []).append({
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 255},
+                    "description": "Repeat a POST safely: the same key and body return the first response",
+                })
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,25 @@
+"""Imports every table so that SQLModel.metadata is complete (for Alembic and the tests)."""
+
+from app.action_items.models import ActionItem, ActionItemEvent
+from app.auth.models import ApiToken
+from app.conditions.models import ContributingCondition
+from app.idempotency.models import IdempotencyRecord
+from app.people.models import Person, Team
+from app.postmortems.models import Postmortem, PostmortemService, PostmortemTag
+from app.timeline.models import DecisionPoint, TimelineEntry, TimelineEntryRevision
+
+__all__ = [
+    "ActionItem",
+    "ActionItemEvent",
+    "ApiToken",
+    "ContributingCondition",
+    "DecisionPoint",
+    "IdempotencyRecord",
+    "Person",
+    "Postmortem",
+    "PostmortemService",
+    "PostmortemTag",
+    "Team",
+    "TimelineEntry",
+    "TimelineEntryRevision",
+]

@@ -1,0 +1,60 @@
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import Index
+from sqlmodel import JSON, Column, Field, SQLModel, Text
+
+from app.db import UTCDateTime, utcnow
+
+
+class Postmortem(SQLModel, table=True):
+    """One postmortem per incident: the record of truth for what happened and what changes."""
+
+    __tablename__ = "postmortem"
+    __table_args__ = (
+        Index("ix_postmortem_created", "created_at", "id"),
+        Index("ix_postmortem_started", "started_at"),
+    )
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    title: str = Field(max_length=300)
+    incident_ref: str = Field(max_length=200, unique=True)
+    incident_url: str | None = Field(default=None, max_length=2000)
+    severity: str = Field(max_length=8, index=True)
+    status: str = Field(default="draft", max_length=16, index=True)
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    user_impact: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    team_id: UUID | None = Field(default=None, foreign_key="team.id", index=True, ondelete="SET NULL")
+    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    detected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    mitigated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    review_held_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # [{"kind": "runbook", "url": "...", "title": "..."}]
+    links: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # {"L1": {"contributed": "no", "note": ""}, ...}
+    chain_walk: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    review: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(default="", max_length=120)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    published_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    version: int = Field(default=1)
+
+
+class PostmortemService(SQLModel, table=True):
+    """A service the incident touched; a row each so that filters and breakdowns are set-based."""
+
+    __tablename__ = "postmortem_service"
+
+    postmortem_id: UUID = Field(foreign_key="postmortem.id", primary_key=True, ondelete="CASCADE")
+    name: str = Field(max_length=100, primary_key=True, index=True)
+
+
+class PostmortemTag(SQLModel, table=True):
+    __tablename__ = "postmortem_tag"
+
+    postmortem_id: UUID = Field(foreign_key="postmortem.id", primary_key=True, ondelete="CASCADE")
+    name: str = Field(max_length=64, primary_key=True, index=True)

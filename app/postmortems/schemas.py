@@ -1,0 +1,201 @@
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.action_items.schemas import ActionItemCreate, ActionItemRead
+from app.conditions.schemas import ConditionCreate, ConditionRead, Tags
+from app.enums import Contributed, LinkKind, PostmortemStatus, Severity
+from app.timeline.schemas import (
+    DecisionPointCreate,
+    DecisionPointRead,
+    TimelineEntryCreate,
+    TimelineEntryRead,
+)
+from app.validation import LongText, Slug, Url
+
+IncidentRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+ServiceName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+]
+Services = Annotated[list[ServiceName], Field(max_length=50)]
+
+INCIDENT_TIMES = ("started_at", "detected_at", "mitigated_at", "resolved_at")
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: LinkKind
+    url: Url
+    title: Annotated[str, StringConstraints(max_length=300)] = ""
+
+
+class ChainLevelAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contributed: Contributed = Contributed.UNKNOWN
+    note: LongText = ""
+
+
+class ChainWalk(BaseModel):
+    """For each level (L1 strategy .. L5 operation): did it produce or fail to catch the incident?"""
+
+    model_config = ConfigDict(extra="forbid")
+    L1: ChainLevelAnswer = ChainLevelAnswer()
+    L2: ChainLevelAnswer = ChainLevelAnswer()
+    L3: ChainLevelAnswer = ChainLevelAnswer()
+    L4: ChainLevelAnswer = ChainLevelAnswer()
+    L5: ChainLevelAnswer = ChainLevelAnswer()
+
+
+class CaughtEarlier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    detect: LongText = ""
+    contain: LongText = ""
+    resolve: LongText = ""
+
+
+class ReviewAnswers(BaseModel):
+    """The review questions, answered in the team's words."""
+
+    model_config = ConfigDict(extra="forbid")
+    surprises: LongText = Field("", description="What surprised us; what did we believe that was wrong")
+    conditions: LongText = Field("", description="What conditions made this possible")
+    slowed_detection: LongText = ""
+    slowed_diagnosis: LongText = ""
+    slowed_resolution: LongText = ""
+    possible_elsewhere: Contributed = Field(Contributed.UNKNOWN, description="Is this failure mode possible elsewhere")
+    elsewhere_note: LongText = ""
+    caught_earlier: CaughtEarlier = CaughtEarlier()
+
+
+def check_chronology(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Pairs of (field, message) where incident times run backwards."""
+    problems = []
+    previous: tuple[str, datetime] | None = None
+    for name in INCIDENT_TIMES:
+        value = values.get(name)
+        if value is None:
+            continue
+        if previous is not None and value < previous[1]:
+            problems.append((name, f"{name} ({value.isoformat()}) is before {previous[0]} ({previous[1].isoformat()})"))
+        previous = (name, value)
+    review = values.get("review_held_at")
+    started = values.get("started_at")
+    if review is not None and started is not None and review < started:
+        problems.append(("review_held_at", "review_held_at is before the incident started"))
+    return problems
+
+
+class PostmortemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title
+    incident_ref: IncidentRef = Field(description="The incident's id in the incident tool; one postmortem per incident")
+    incident_url: Url | None = None
+    severity: Severity
+    started_at: AwareDatetime
+    detected_at: AwareDatetime | None = None
+    mitigated_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    review_held_at: AwareDatetime | None = None
+    summary: LongText = ""
+    user_impact: LongText = ""
+    services: Services = []
+    team: Slug | None = None
+    tags: Tags = []
+    links: Annotated[list[Link], Field(max_length=50)] = []
+    chain_walk: ChainWalk = ChainWalk()
+    review: ReviewAnswers = ReviewAnswers()
+    timeline: Annotated[list[TimelineEntryCreate], Field(max_length=2000)] = []
+    decision_points: Annotated[list[DecisionPointCreate], Field(max_length=200)] = []
+    conditions: Annotated[list[ConditionCreate], Field(max_length=100)] = []
+    action_items: Annotated[list[ActionItemCreate], Field(max_length=100)] = []
+
+    @model_validator(mode="after")
+    def _times_in_order(self) -> "PostmortemCreate":
+        problems = check_chronology(self.model_dump(include={*INCIDENT_TIMES, "review_held_at"}))
+        if problems:
+            raise ValueError("; ".join(message for _, message in problems))
+        return self
+
+
+class PostmortemUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Title | None = None
+    incident_ref: IncidentRef | None = None
+    incident_url: Url | None = None
+    severity: Severity | None = None
+    started_at: AwareDatetime | None = None
+    detected_at: AwareDatetime | None = None
+    mitigated_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    review_held_at: AwareDatetime | None = None
+    summary: LongText | None = None
+    user_impact: LongText | None = None
+    services: Services | None = None
+    team: Slug | None = None
+    tags: Tags | None = None
+    links: Annotated[list[Link], Field(max_length=50)] | None = None
+    chain_walk: ChainWalk | None = None
+    review: ReviewAnswers | None = None
+    status: Literal["draft", "in_review"] | None = Field(
+        None, description="Move between draft and in review; publishing has its own call"
+    )
+
+
+class PostmortemRead(BaseModel):
+    id: UUID
+    title: str
+    incident_ref: str
+    incident_url: str | None
+    severity: Severity
+    status: PostmortemStatus
+    summary: str
+    user_impact: str
+    team: str | None
+    services: list[str]
+    tags: list[str]
+    started_at: datetime
+    detected_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    review_held_at: datetime | None
+    review_lag_hours: float | None = Field(description="Hours from resolution to the review")
+    links: list[Link]
+    chain_walk: ChainWalk
+    review: ReviewAnswers
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    completed_at: datetime | None
+    version: int
+
+
+class PostmortemDetail(PostmortemRead):
+    timeline: list[TimelineEntryRead]
+    decision_points: list[DecisionPointRead]
+    conditions: list[ConditionRead]
+    action_items: list[ActionItemRead]
+
+
+class PostmortemList(BaseModel):
+    items: list[PostmortemRead]
+    next_cursor: str | None
+
+
+class Finding(BaseModel):
+    rule: str
+    severity: Literal["error", "warning", "info"]
+    path: str
+    message: str
+
+
+class CheckReport(BaseModel):
+    postmortem_id: UUID
+    publishable: bool
+    counts: dict[str, int]
+    findings: list[Finding]
+
+

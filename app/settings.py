@@ -1,0 +1,105 @@
+"""Process-wide settings, read from `FOLLOWTHROUGH_*` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAGUE_PHRASES = [
+    "investigate",
+    "consider",
+    "explore",
+    "look into",
+    "improve",
+    "more monitoring",
+    "be more careful",
+    "better",
+    "revisit",
+    "as needed",
+    "where possible",
+    "if possible",
+    "try to",
+]
+
+DEFAULT_BLAME_PHRASES = [
+    "be more careful",
+    "more carefully",
+    "human error",
+    "operator error",
+    "pilot error",
+    "should have known",
+    "should have noticed",
+    "pay more attention",
+    "was careless",
+    "was negligent",
+    "failed to notice",
+    "forgot to",
+]
+
+
+class CheckPolicy(BaseModel):
+    """Thresholds and switches for the postmortem checks; every rule is configurable."""
+
+    max_committed_items: int = Field(3, ge=1)
+    due_window_days: int = Field(14, ge=1)
+    review_window_hours: int = Field(72, ge=1)
+    # Entries written more than this long after resolution count as reconstructed.
+    reconstructed_grace_minutes: int = Field(60, ge=0)
+    # Share of timeline entries written after the fact that makes the timeline "reconstructed".
+    reconstructed_share: float = Field(0.5, gt=0, le=1)
+    responder_timeline_severities: list[str] = ["SEV1", "SEV2"]
+    vague_phrases: list[str] = DEFAULT_VAGUE_PHRASES
+    blame_phrases: list[str] = DEFAULT_BLAME_PHRASES
+    disabled_rules: list[str] = []
+    # rule id -> "error" | "warning" | "info"
+    severity_overrides: dict[str, Literal["error", "warning", "info"]] = {}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FOLLOWTHROUGH_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    secret_key: str = ""
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    checks: CheckPolicy = CheckPolicy()
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'followthrough.db').as_posix()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated on first run and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret.key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        key_file.touch(mode=0o600)
+        key_file.write_text(key)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def _settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings_of)]

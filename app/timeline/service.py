@@ -1,0 +1,170 @@
+"""The incident timeline (rough, versioned) and the responder timeline (decision points)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlmodel import Session, select
+
+from app.auth.service import Caller
+from app.db import utcnow
+from app.enums import TimelineKind
+from app.errors import NotFound
+from app.postmortems.models import Postmortem
+from app.timeline.models import DecisionPoint, TimelineEntry, TimelineEntryRevision
+from app.timeline.schemas import (
+    DecisionPointCreate,
+    DecisionPointRead,
+    DecisionPointUpdate,
+    TimelineEntryCreate,
+    TimelineEntryRead,
+    TimelineEntryRevisionRead,
+    TimelineEntryUpdate,
+)
+
+
+def add_entry(session: Session, postmortem: Postmortem, data: TimelineEntryCreate) -> TimelineEntry:
+    entry = TimelineEntry(postmortem_id=postmortem.id, **data.model_dump())
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def entries(session: Session, postmortem_id: UUID) -> list[TimelineEntry]:
+    return list(
+        session.exec(
+            select(TimelineEntry)
+            .where(TimelineEntry.postmortem_id == postmortem_id)
+            .order_by(TimelineEntry.at, TimelineEntry.recorded_at, TimelineEntry.id)  # type: ignore[arg-type]
+        )
+    )
+
+
+def get_entry(session: Session, postmortem_id: UUID, entry_id: UUID, *, for_update: bool = False) -> TimelineEntry:
+    entry = session.get(TimelineEntry, entry_id, with_for_update=for_update)
+    if entry is None or entry.postmortem_id != postmortem_id:
+        raise NotFound(f"No timeline entry {entry_id} in postmortem {postmortem_id}")
+    return entry
+
+
+def edit_entry(
+    session: Session, postmortem_id: UUID, entry_id: UUID, data: TimelineEntryUpdate, caller: Caller
+) -> TimelineEntry:
+    """Change an entry and keep the version it replaces: wrong guesses stay on the record."""
+    entry = get_entry(session, postmortem_id, entry_id, for_update=True)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    if all(getattr(entry, k) == v for k, v in changes.items()):
+        return entry
+    session.add(
+        TimelineEntryRevision(
+            entry_id=entry.id,
+            version=entry.version,
+            at=entry.at,
+            author=entry.author,
+            kind=entry.kind,
+            text=entry.text,
+            written_at=entry.updated_at,
+            replaced_by=caller.actor,
+        )
+    )
+    for key, value in changes.items():
+        setattr(entry, key, value)
+    entry.version += 1
+    entry.updated_at = utcnow()
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def entry_history(session: Session, postmortem_id: UUID, entry_id: UUID) -> list[TimelineEntryRevisionRead]:
+    """Every version of an entry, oldest first; the last one is the current text."""
+    entry = get_entry(session, postmortem_id, entry_id)
+    revisions = session.exec(
+        select(TimelineEntryRevision)
+        .where(TimelineEntryRevision.entry_id == entry_id)
+        .order_by(TimelineEntryRevision.version)  # type: ignore[arg-type]
+    )
+    versions = [TimelineEntryRevisionRead.model_validate(r, from_attributes=True) for r in revisions]
+    versions.append(
+        TimelineEntryRevisionRead(
+            version=entry.version,
+            at=entry.at,
+            author=entry.author,
+            kind=TimelineKind(entry.kind),
+            text=entry.text,
+            written_at=entry.updated_at,
+            replaced_at=None,
+            replaced_by=None,
+        )
+    )
+    return versions
+
+
+def written_during_incident(entry: TimelineEntry, postmortem: Postmortem, grace: timedelta) -> bool | None:
+    if postmortem.resolved_at is None:
+        return None
+    return entry.recorded_at <= postmortem.resolved_at + grace
+
+
+def entry_read(entry: TimelineEntry, postmortem: Postmortem, grace: timedelta) -> TimelineEntryRead:
+    return TimelineEntryRead.model_validate(
+        {**entry.model_dump(), "written_during_incident": written_during_incident(entry, postmortem, grace)}
+    )
+
+
+def add_decision_point(session: Session, postmortem: Postmortem, data: DecisionPointCreate) -> DecisionPoint:
+    point = DecisionPoint(postmortem_id=postmortem.id, **data.model_dump())
+    session.add(point)
+    session.flush()
+    return point
+
+
+def decision_points(session: Session, postmortem_id: UUID) -> list[DecisionPoint]:
+    return list(
+        session.exec(
+            select(DecisionPoint)
+            .where(DecisionPoint.postmortem_id == postmortem_id)
+            .order_by(DecisionPoint.at, DecisionPoint.id)  # type: ignore[arg-type]
+        )
+    )
+
+
+def get_decision_point(session: Session, postmortem_id: UUID, point_id: UUID) -> DecisionPoint:
+    point = session.get(DecisionPoint, point_id)
+    if point is None or point.postmortem_id != postmortem_id:
+        raise NotFound(f"No decision point {point_id} in postmortem {postmortem_id}")
+    return point
+
+
+def edit_decision_point(
+    session: Session, postmortem_id: UUID, point_id: UUID, data: DecisionPointUpdate
+) -> DecisionPoint:
+    point = get_decision_point(session, postmortem_id, point_id)
+    for key, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(point, key, value)
+    session.add(point)
+    session.flush()
+    return point
+
+
+def delete_decision_point(session: Session, postmortem_id: UUID, point_id: UUID) -> None:
+    session.delete(get_decision_point(session, postmortem_id, point_id))
+    session.flush()
+
+
+def first_alert_at(session: Session, postmortem: Postmortem) -> datetime | None:
+    """When the clock for "time to the right action" starts: the first alert, else detection."""
+    first = session.exec(
+        select(TimelineEntry.at)
+        .where(TimelineEntry.postmortem_id == postmortem.id, TimelineEntry.kind == TimelineKind.ALERT.value)
+        .order_by(TimelineEntry.at)  # type: ignore[arg-type]
+        .limit(1)
+    ).first()
+    return first or postmortem.detected_at
+
+
+def decision_point_read(point: DecisionPoint, alert_at: datetime | None) -> DecisionPointRead:
+    minutes = None if alert_at is None else round((point.at - alert_at).total_seconds() / 60, 1)
+    return DecisionPointRead.model_validate({**point.model_dump(), "minutes_since_alert": minutes})

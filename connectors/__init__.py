@@ -1,0 +1,1 @@
+"""Tracker connectors (GitHub, Jira, Linear). Never imports from `app`."""
