@@ -1,0 +1,189 @@
+"""The database under test: SQLite and a throwaway PostgreSQL database per run, migrated once.
+
+Every test that uses `client`, `app` or `engine` runs once per backend. Select backends with
+`--backends=sqlite,postgresql` or FOLLOWTHROUGH_TEST_BACKENDS. PostgreSQL is never skipped
+silently: when it is selected and unreachable, the run fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401 - every table registered
+from app import migrate
+from app.auth import service as auth_service
+from app.db import session_scope
+from app.enums import Scope
+from app.main import create_app
+from app.settings import Settings
+
+PG_ADMIN_DSN = os.environ.get("FOLLOWTHROUGH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+ALL_BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=os.environ.get("FOLLOWTHROUGH_TEST_BACKENDS", ",".join(ALL_BACKENDS)),
+        help="comma-separated databases to run the suite on: sqlite, postgresql",
+    )
+
+
+def selected_backends(config: pytest.Config) -> list[str]:
+    names = [b.strip() for b in str(config.getoption("--backends")).split(",") if b.strip()]
+    unknown = set(names) - set(ALL_BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", selected_backends(metafunc.config), indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+# Databases this run created; dropped when the run ends.
+_PG_DATABASES: list[str] = []
+
+
+def _pg_url(name: str) -> str:
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{name}"
+
+
+def _create_pg() -> str:
+    name = f"followthrough_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_ADMIN_DSN} ({exc}). Start it, or run only SQLite "
+            "with --backends=sqlite",
+            pytrace=False,
+        )
+    _PG_DATABASES.append(name)
+    return name
+
+
+def _drop_pg(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for name in _PG_DATABASES:
+        try:
+            _drop_pg(name)
+        except psycopg.Error:
+            pass
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+    else:
+        url = _pg_url(_create_pg())
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"), secret_key="test-secret")
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Iterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(app: FastAPI) -> Engine:
+    return app.state.engine  # type: ignore[no-any-return]
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts from empty tables (the schema stays)."""
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    engine: Engine = request.getfixturevalue("engine")
+    tables = list(reversed(SQLModel.metadata.sorted_tables))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def make_token(engine: Engine) -> Callable[..., str]:
+    def make(scope: Scope | str = Scope.ADMIN, name: str = "tests") -> str:
+        with session_scope(engine) as session:
+            _, plain = auth_service.create(session, name=name, scope=Scope(scope))
+        return plain
+
+    return make
+
+
+@pytest.fixture
+def client(app: FastAPI, make_token: Callable[..., str]) -> Iterator[TestClient]:
+    """An admin-scoped client through the real app and the real database."""
+    with TestClient(app, headers={"Authorization": f"Bearer {make_token(Scope.ADMIN, 'admin-tests')}"}) as c:
+        yield c
+
+
+@pytest.fixture
+def anon_client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app served by uvicorn on a loopback port, for tests that need real concurrency."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
