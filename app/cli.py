@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -14,7 +15,9 @@ from app.enums import Scope
 from app.errors import AppError
 from app.settings import get_settings
 
-app = typer.Typer(help="Followthrough: postmortems whose action items get done.", no_args_is_help=True)
+app = typer.Typer(
+    help="Followthrough: postmortems whose action items get done.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -25,15 +28,27 @@ app.add_typer(tokens_app, name="tokens")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
-    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before starting")] = True,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations before starting")
+    ] = True,
 ) -> None:
     """Start the HTTP API."""
     settings = get_settings()
     if migrate_first:
         migrate.upgrade(settings.resolved_database_url())
     typer.echo(f"Followthrough on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    typer.echo("Get an admin token with: .venv/bin/followthrough tokens create --scope admin --name me")
+    typer.echo(
+        "Get an admin token with: .venv/bin/followthrough tokens create --scope admin --name me"
+    )
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@app.command()
+def openapi() -> None:
+    """Print the API's OpenAPI document (what `make openapi` writes to openapi/openapi.json)."""
+    from app.main import create_app
+
+    typer.echo(json.dumps(create_app().openapi(), indent=2, sort_keys=True))
 
 
 @db_app.command("upgrade")
@@ -54,7 +69,9 @@ def tokens_create(
         token, plain = auth_service.create(session, name=name, scope=scope)
         token_id = token.id
     typer.echo(plain)
-    typer.echo(f"Token {token_id} ({scope.value}, name {name!r}). It will not be shown again.", err=True)
+    typer.echo(
+        f"Token {token_id} ({scope.value}, name {name!r}). It will not be shown again.", err=True
+    )
 
 
 @tokens_app.command("list")

@@ -18,7 +18,7 @@ def check_if_match(if_match: str | None, current_version: int, what: str) -> Non
         expected = int(raw)
     except ValueError as exc:
         raise InvalidInput(
-            "If-Match must be the ETag returned by a previous read, such as \"3\"",
+            'If-Match must be the ETag returned by a previous read, such as "3"',
             errors=[field_error("header.If-Match", "not an ETag this service issued")],
         ) from exc
     if expected != current_version:

@@ -86,7 +86,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema plus the problem+json responses every /v1 operation can give."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
     schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     problem_ref = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in schema.get("paths", {}).items():
@@ -97,13 +99,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for status, description in ERROR_STATUSES.items():
                 responses[status] = {"description": description, "content": problem_ref}
             if method == "post":
-                operation.setdefault("parameters", []).append({
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "schema": {"type": "string", "maxLength": 255},
-                    "description": "Repeat a POST safely: the same key and body return the first response",
-                })
+                operation.setdefault("parameters", []).append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 255,
+                            "pattern": "^[\\x21-\\x7e]+$",
+                        },
+                        "description": "Repeat a POST safely: the same key and body return the first response",
+                    }
+                )
     schema["components"]["schemas"].pop("HTTPValidationError", None)
     schema["components"]["schemas"].pop("ValidationError", None)
     app.openapi_schema = schema

@@ -45,7 +45,11 @@ def paginate(
     if cursor:
         at, row_id = decode_cursor(cursor)
         query = query.where(or_(at_column < at, and_(at_column == at, id_column < row_id)))
-    rows = list(session.execute(query.order_by(at_column.desc(), id_column.desc()).limit(limit + 1)).scalars())
+    rows = list(
+        session.execute(
+            query.order_by(at_column.desc(), id_column.desc()).limit(limit + 1)
+        ).scalars()
+    )
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

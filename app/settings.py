@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 

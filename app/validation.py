@@ -6,7 +6,9 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 Slug = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$"),
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$"
+    ),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
@@ -23,5 +25,10 @@ def _no_blank(value: str) -> str:
 
 
 NonBlankText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_blank)]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=r"^https?://\S+$")]
+Url = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=2000, pattern=r"^https?://\S+$"
+    ),
+]
 Limit = Annotated[int, Field(ge=1, le=200)]

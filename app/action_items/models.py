@@ -21,7 +21,9 @@ class ActionItem(SQLModel, table=True):
     postmortem_id: UUID = Field(foreign_key="postmortem.id", index=True, ondelete="CASCADE")
     title: str = Field(max_length=300)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    definition_of_done: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    definition_of_done: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     verification: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     owner_person_id: UUID | None = Field(default=None, foreign_key="person.id", index=True)
     # Set when the owner was given as a team: kept so the check can say so, never a valid owner.
@@ -38,8 +40,12 @@ class ActionItem(SQLModel, table=True):
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     verified_by: str | None = Field(default=None, max_length=200)
     verification_evidence: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     version: int = Field(default=1)
 
 

@@ -20,7 +20,9 @@ from app.enums import ActionItemStatus
 from app.validation import Limit
 
 router = APIRouter(prefix="/v1/action-items", tags=["action items"])
-IfMatch = Annotated[str | None, Header(description="ETag from a previous read; refuses stale writes with 412")]
+IfMatch = Annotated[
+    str | None, Header(description="ETag from a previous read; refuses stale writes with 412")
+]
 
 
 @router.get("", response_model=ActionItemList)
@@ -48,11 +50,15 @@ def list_action_items(
         cursor=cursor,
         limit=limit,
     )
-    return ActionItemList(items=action_items_service.to_read(session, items), next_cursor=next_cursor)
+    return ActionItemList(
+        items=action_items_service.to_read(session, items), next_cursor=next_cursor
+    )
 
 
 @router.get("/{item_id}", response_model=ActionItemRead)
-def get_action_item(item_id: UUID, session: SessionDep, _: Reader, response: Response) -> ActionItemRead:
+def get_action_item(
+    item_id: UUID, session: SessionDep, _: Reader, response: Response
+) -> ActionItemRead:
     """One action item."""
     item = action_items_service.get(session, item_id)
     response.headers["ETag"] = etag(item.version)
@@ -82,21 +88,27 @@ def delete_action_item(item_id: UUID, session: SessionDep, _: Writer) -> Respons
 
 
 @router.post("/{item_id}/close", response_model=ActionItemRead)
-def close_action_item(item_id: UUID, data: CloseRequest, session: SessionDep, caller: Writer) -> ActionItemRead:
+def close_action_item(
+    item_id: UUID, data: CloseRequest, session: SessionDep, caller: Writer
+) -> ActionItemRead:
     """Close an open item as done or as won't do."""
     item = action_items_service.close(session, item_id, data, caller)
     return action_items_service.to_read(session, [item])[0]
 
 
 @router.post("/{item_id}/reopen", response_model=ActionItemRead)
-def reopen_action_item(item_id: UUID, data: ReopenRequest, session: SessionDep, caller: Writer) -> ActionItemRead:
+def reopen_action_item(
+    item_id: UUID, data: ReopenRequest, session: SessionDep, caller: Writer
+) -> ActionItemRead:
     """Reopen a closed, won't-do or verified item; verification is cleared and the reason recorded."""
     item = action_items_service.reopen(session, item_id, data, caller)
     return action_items_service.to_read(session, [item])[0]
 
 
 @router.post("/{item_id}/verify", response_model=ActionItemRead)
-def verify_action_item(item_id: UUID, data: VerifyRequest, session: SessionDep, caller: Writer) -> ActionItemRead:
+def verify_action_item(
+    item_id: UUID, data: VerifyRequest, session: SessionDep, caller: Writer
+) -> ActionItemRead:
     """Mark a closed-as-done item verified, with the evidence that the fix works."""
     item = action_items_service.verify(session, item_id, data, caller)
     return action_items_service.to_read(session, [item])[0]
@@ -105,4 +117,6 @@ def verify_action_item(item_id: UUID, data: VerifyRequest, session: SessionDep, 
 @router.get("/{item_id}/history", response_model=ActionItemHistory)
 def action_item_history(item_id: UUID, session: SessionDep, _: Reader) -> ActionItemHistory:
     """Every change: who or what made it, when, and from which status to which."""
-    return ActionItemHistory(action_item_id=item_id, events=action_items_service.history(session, item_id))
+    return ActionItemHistory(
+        action_item_id=item_id, events=action_items_service.history(session, item_id)
+    )

@@ -24,7 +24,9 @@ class ActionItemCreate(BaseModel):
     chain_level: ChainLevel | None = None
     purpose: Purpose | None = None
     priority: Priority = Priority.MEDIUM
-    committed: bool = Field(True, description="False: a thing to remain aware of; kept, never synced")
+    committed: bool = Field(
+        True, description="False: a thing to remain aware of; kept, never synced"
+    )
     tracker: TrackerKind | None = None
     tracker_project: Project | None = None
 
@@ -90,9 +92,15 @@ class ReopenRequest(BaseModel):
 
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    evidence: NonBlankText = Field(description="What shows the fix works: a test run, a drill, a graph")
-    evidence_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None = None
-    verified_by: Name | None = Field(None, description="Who verified it; defaults to the token's name")
+    evidence: NonBlankText = Field(
+        description="What shows the fix works: a test run, a drill, a graph"
+    )
+    evidence_url: (
+        Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None
+    ) = None
+    verified_by: Name | None = Field(
+        None, description="Who verified it; defaults to the token's name"
+    )
 
 
 class ActionItemEventRead(BaseModel):
@@ -110,4 +118,3 @@ class ActionItemEventRead(BaseModel):
 class ActionItemHistory(BaseModel):
     action_item_id: UUID
     events: list[ActionItemEventRead]
-

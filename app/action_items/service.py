@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.action_items.models import ActionItem, ActionItemEvent
 from app.action_items.schemas import (
@@ -82,7 +82,9 @@ def record(
     )
 
 
-def _resolve_owner(session: Session, owner: str | None, path: str) -> tuple[UUID | None, UUID | None]:
+def _resolve_owner(
+    session: Session, owner: str | None, path: str
+) -> tuple[UUID | None, UUID | None]:
     """(person id, team id) for an owner handle; a team is kept so the checks can flag it."""
     if owner is None:
         return None, None
@@ -160,7 +162,9 @@ def update(
     assert postmortem is not None
     live = postmortem.status in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE)
     if "committed" in changes and item.committed and live and item.status == ActionItemStatus.DRAFT:
-        _move(session, item, ActionItemStatus.OPEN, caller, note="committed on a published postmortem")
+        _move(
+            session, item, ActionItemStatus.OPEN, caller, note="committed on a published postmortem"
+        )
     item.version += 1
     item.updated_at = utcnow()
     session.add(item)
@@ -225,9 +229,7 @@ def open_for_publish(session: Session, postmortem_id: UUID, caller: Caller) -> N
     session.flush()
 
 
-def close(
-    session: Session, item_id: UUID, data: CloseRequest, caller: Caller
-) -> ActionItem:
+def close(session: Session, item_id: UUID, data: CloseRequest, caller: Caller) -> ActionItem:
     item = get(session, item_id, for_update=True)
     _require_committed(item)
     target = ActionItemStatus.CLOSED if data.resolution == "done" else ActionItemStatus.WONT_DO
@@ -259,7 +261,14 @@ def verify(session: Session, item_id: UUID, data: VerifyRequest, caller: Caller)
     _require_committed(item)
     evidence = data.evidence if not data.evidence_url else f"{data.evidence}\n{data.evidence_url}"
     who = data.verified_by or caller.name
-    _move(session, item, ActionItemStatus.VERIFIED, caller, note=evidence, changes={"verified_by": who})
+    _move(
+        session,
+        item,
+        ActionItemStatus.VERIFIED,
+        caller,
+        note=evidence,
+        changes={"verified_by": who},
+    )
     item.verified_at = utcnow()
     item.verified_by = who
     item.verification_evidence = evidence
@@ -268,7 +277,9 @@ def verify(session: Session, item_id: UUID, data: VerifyRequest, caller: Caller)
 
 def _require_committed(item: ActionItem) -> None:
     if not item.committed:
-        raise Conflict("This is a thing to remain aware of, not a committed action item; it has no states")
+        raise Conflict(
+            "This is a thing to remain aware of, not a committed action item; it has no states"
+        )
 
 
 def _save(session: Session, item: ActionItem) -> ActionItem:
@@ -281,7 +292,9 @@ def _save(session: Session, item: ActionItem) -> ActionItem:
 
 
 def _refresh_postmortem(session: Session, postmortem_id: UUID) -> None:
-    from app.postmortems import service as postmortems_service  # the two domains refer to each other
+    from app.postmortems import (
+        service as postmortems_service,
+    )  # the two domains refer to each other
 
     postmortems_service.refresh_completion(session, postmortem_id)
 
@@ -317,15 +330,17 @@ def list_items(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[ActionItem], str | None]:
-    query: Select[Any] = select(ActionItem)
+    query: SelectOfScalar[ActionItem] = select(ActionItem)
     if status is not None:
         query = query.where(ActionItem.status == status.value)
     if owner is not None:
-        query = query.join(Person, Person.id == ActionItem.owner_person_id).where(Person.handle == owner)
+        query = query.join(Person, col(Person.id) == ActionItem.owner_person_id).where(
+            Person.handle == owner
+        )
     if team is not None:
         query = (
-            query.join(Postmortem, Postmortem.id == ActionItem.postmortem_id)
-            .join(Team, Team.id == Postmortem.team_id)
+            query.join(Postmortem, col(Postmortem.id) == ActionItem.postmortem_id)
+            .join(Team, col(Team.id) == Postmortem.team_id)
             .where(Team.slug == team)
         )
     if postmortem_id is not None:
@@ -341,7 +356,12 @@ def list_items(
         )
         query = query.where(late if overdue else ~late)
     return paginate(
-        session, query, at_column=ActionItem.created_at, id_column=ActionItem.id, cursor=cursor, limit=limit
+        session,
+        query,
+        at_column=ActionItem.created_at,
+        id_column=ActionItem.id,
+        cursor=cursor,
+        limit=limit,
     )
 
 
@@ -365,9 +385,15 @@ def to_read(session: Session, items: list[ActionItem]) -> list[ActionItemRead]:
     handles: dict[UUID, str] = {}
     slugs: dict[UUID, str] = {}
     if person_ids:
-        handles = dict(session.exec(select(Person.id, Person.handle).where(Person.id.in_(person_ids))).all())  # type: ignore[attr-defined]
+        handles = dict(
+            session.exec(
+                select(Person.id, Person.handle).where(col(Person.id).in_(person_ids))
+            ).all()
+        )
     if team_ids:
-        slugs = dict(session.exec(select(Team.id, Team.slug).where(Team.id.in_(team_ids))).all())  # type: ignore[attr-defined]
+        slugs = dict(
+            session.exec(select(Team.id, Team.slug).where(col(Team.id).in_(team_ids))).all()
+        )
     on = today()
     reads = []
     for item in items:
@@ -388,5 +414,3 @@ def to_read(session: Session, items: list[ActionItem]) -> list[ActionItemRead]:
             )
         )
     return reads
-
-

@@ -16,6 +16,8 @@ class ApiToken(SQLModel, table=True):
     scope: str = Field(max_length=10)
     token_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=12)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

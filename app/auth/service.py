@@ -14,7 +14,7 @@ from app.db import utcnow
 from app.enums import SCOPE_RANK, Scope
 from app.errors import Forbidden, NotFound, Unauthorized
 
-TOKEN_PREFIX = "ft_"
+TOKEN_PREFIX = "ft_"  # noqa: S105 - a prefix that makes leaked tokens greppable, not a secret
 
 
 @dataclass(frozen=True)

@@ -82,19 +82,31 @@ def _item_path(item: ItemSnapshot, name: str = "") -> str:
 def owner_is_person(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for item in _committed(s):
         if item.owner_kind is None:
-            yield Finding("owner-is-person", "error", _item_path(item, "owner"),
-                          f"'{item.title}' has no owner: name one person who will see it through")
+            yield Finding(
+                "owner-is-person",
+                "error",
+                _item_path(item, "owner"),
+                f"'{item.title}' has no owner: name one person who will see it through",
+            )
         elif item.owner_kind == "team":
-            yield Finding("owner-is-person", "error", _item_path(item, "owner"),
-                          f"'{item.title}' is owned by team '{item.owner}': an owner must be a person, not a team")
+            yield Finding(
+                "owner-is-person",
+                "error",
+                _item_path(item, "owner"),
+                f"'{item.title}' is owned by team '{item.owner}': an owner must be a person, not a team",
+            )
 
 
 @rule("due-date-present")
 def due_date_present(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for item in _committed(s):
         if item.due_date is None:
-            yield Finding("due-date-present", "error", _item_path(item, "due_date"),
-                          f"'{item.title}' has no due date")
+            yield Finding(
+                "due-date-present",
+                "error",
+                _item_path(item, "due_date"),
+                f"'{item.title}' has no due date",
+            )
 
 
 @rule("due-date-window")
@@ -105,32 +117,46 @@ def due_date_window(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for item in _committed(s):
         if item.due_date is not None and item.due_date > limit:
             days = (item.due_date - reference).days
-            yield Finding("due-date-window", "warning", _item_path(item, "due_date"),
-                          f"'{item.title}' is due {days} days after {basis}; the policy is "
-                          f"{p.due_window_days} days. Longer work is a project: split out a first step")
+            yield Finding(
+                "due-date-window",
+                "warning",
+                _item_path(item, "due_date"),
+                f"'{item.title}' is due {days} days after {basis}; the policy is "
+                f"{p.due_window_days} days. Longer work is a project: split out a first step",
+            )
 
 
 @rule("definition-of-done-present")
 def definition_of_done_present(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for item in _committed(s):
         if not any(c.strip() for c in item.definition_of_done):
-            yield Finding("definition-of-done-present", "error", _item_path(item, "definition_of_done"),
-                          f"'{item.title}' has no definition of done: list the checkable criteria")
+            yield Finding(
+                "definition-of-done-present",
+                "error",
+                _item_path(item, "definition_of_done"),
+                f"'{item.title}' has no definition of done: list the checkable criteria",
+            )
 
 
 @rule("verification-present")
 def verification_present(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for item in _committed(s):
         if not item.verification.strip():
-            yield Finding("verification-present", "error", _item_path(item, "verification"),
-                          f"'{item.title}' has no verification: say how, and by whom, it is shown to work")
+            yield Finding(
+                "verification-present",
+                "error",
+                _item_path(item, "verification"),
+                f"'{item.title}' has no verification: say how, and by whom, it is shown to work",
+            )
 
 
 def _phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
     cleaned = [re.escape(ph.strip().lower()) for ph in phrases if ph.strip()]
     if not cleaned:
         return None
-    return re.compile(r"\b(" + "|".join(sorted(cleaned, key=len, reverse=True)) + r")", re.IGNORECASE)
+    return re.compile(
+        r"\b(" + "|".join(sorted(cleaned, key=len, reverse=True)) + r")", re.IGNORECASE
+    )
 
 
 @rule("vague-wording")
@@ -141,34 +167,53 @@ def vague_wording(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for item in _committed(s):
         match = pattern.search(item.title)
         if match:
-            yield Finding("vague-wording", "error", _item_path(item, "title"),
-                          f"'{item.title}' is vague ('{match.group(1)}'): say what will exist or be true "
-                          "when it is done")
+            yield Finding(
+                "vague-wording",
+                "error",
+                _item_path(item, "title"),
+                f"'{item.title}' is vague ('{match.group(1)}'): say what will exist or be true "
+                "when it is done",
+            )
         for n, criterion in enumerate(item.definition_of_done):
             match = pattern.search(criterion)
             if match:
-                yield Finding("vague-wording", "warning", _item_path(item, f"definition_of_done[{n}]"),
-                              f"Criterion '{criterion}' is vague ('{match.group(1)}'): make it checkable")
+                yield Finding(
+                    "vague-wording",
+                    "warning",
+                    _item_path(item, f"definition_of_done[{n}]"),
+                    f"Criterion '{criterion}' is vague ('{match.group(1)}'): make it checkable",
+                )
 
 
 @rule("max-committed-items")
 def max_committed_items(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     count = len(_committed(s))
     if count > p.max_committed_items:
-        yield Finding("max-committed-items", "error", "action_items",
-                      f"{count} committed action items; the policy allows {p.max_committed_items}. Commit to "
-                      "the few that matter and keep the rest as things to remain aware of")
+        yield Finding(
+            "max-committed-items",
+            "error",
+            "action_items",
+            f"{count} committed action items; the policy allows {p.max_committed_items}. Commit to "
+            "the few that matter and keep the rest as things to remain aware of",
+        )
 
 
 @rule("l5-only-fix")
 def l5_only_fix(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
-    named = [lvl for lvl in ("L1", "L2", "L3", "L4")
-             if (s.chain_walk.get(lvl) or {}).get("contributed") == "yes"]
+    named = [
+        lvl
+        for lvl in ("L1", "L2", "L3", "L4")
+        if (s.chain_walk.get(lvl) or {}).get("contributed") == "yes"
+    ]
     levels = {item.chain_level for item in _committed(s) if item.chain_level}
     if named and levels == {ChainLevel.L5.value}:
-        yield Finding("l5-only-fix", "warning", "action_items",
-                      f"Every fix is at L5 (operation) but the chain walk names {', '.join(named)}: add a fix "
-                      "where the incident was produced, not only more monitoring")
+        yield Finding(
+            "l5-only-fix",
+            "warning",
+            "action_items",
+            f"Every fix is at L5 (operation) but the chain walk names {', '.join(named)}: add a fix "
+            "where the incident was produced, not only more monitoring",
+        )
 
 
 _BLAME_VERBS = (
@@ -176,7 +221,8 @@ _BLAME_VERBS = (
     r"missed|mistakenly|carelessly|ignored|will be more|must be more|needs to be more|has to be more"
 )
 _NAME_THEN_BLAME = re.compile(
-    r"\b(?P<name>[A-Za-z][\w.'-]*)\s+(?:\w+\s+){0,2}?(?P<verb>" + _BLAME_VERBS + r")\b", re.IGNORECASE
+    r"\b(?P<name>[A-Za-z][\w.'-]*)\s+(?:\w+\s+){0,2}?(?P<verb>" + _BLAME_VERBS + r")\b",
+    re.IGNORECASE,
 )
 
 
@@ -197,79 +243,123 @@ def blame_wording(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for condition in s.conditions:
         found = _blame_in(condition.description, s.person_names, phrases)
         if found:
-            yield Finding("blame-wording", "error", f"conditions[{condition.index}].description",
-                          f"This condition blames a person ('{found}'): describe what made the mistake "
-                          "possible, not who made it")
+            yield Finding(
+                "blame-wording",
+                "error",
+                f"conditions[{condition.index}].description",
+                f"This condition blames a person ('{found}'): describe what made the mistake "
+                "possible, not who made it",
+            )
     for item in s.items:
         for name in ("title", "description"):
             found = _blame_in(getattr(item, name), s.person_names, phrases)
             if found:
-                yield Finding("blame-wording", "error", _item_path(item, name),
-                              f"'{item.title}' blames a person ('{found}'): change the system, not the person")
+                yield Finding(
+                    "blame-wording",
+                    "error",
+                    _item_path(item, name),
+                    f"'{item.title}' blames a person ('{found}'): change the system, not the person",
+                )
 
 
 @rule("review-lag")
 def review_lag(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     if s.resolved_at is None:
-        yield Finding("review-lag", "info", "resolved_at",
-                      "No resolution time recorded, so the review lag cannot be measured")
+        yield Finding(
+            "review-lag",
+            "info",
+            "resolved_at",
+            "No resolution time recorded, so the review lag cannot be measured",
+        )
         return
     window = timedelta(hours=p.review_window_hours)
     if s.review_held_at is not None:
         lag = s.review_held_at - s.resolved_at
         if lag > window:
-            yield Finding("review-lag", "warning", "review_held_at",
-                          f"The review was held {lag.total_seconds() / 3600:.0f} h after resolution; it should "
-                          f"be within {p.review_window_hours} h while memories are fresh")
+            yield Finding(
+                "review-lag",
+                "warning",
+                "review_held_at",
+                f"The review was held {lag.total_seconds() / 3600:.0f} h after resolution; it should "
+                f"be within {p.review_window_hours} h while memories are fresh",
+            )
     elif s.now - s.resolved_at > window:
         hours = (s.now - s.resolved_at).total_seconds() / 3600
-        yield Finding("review-lag", "warning", "review_held_at",
-                      f"No review recorded and {hours:.0f} h have passed since resolution; hold it within "
-                      f"{p.review_window_hours} h")
+        yield Finding(
+            "review-lag",
+            "warning",
+            "review_held_at",
+            f"No review recorded and {hours:.0f} h have passed since resolution; hold it within "
+            f"{p.review_window_hours} h",
+        )
 
 
 @rule("timeline-reconstructed")
 def timeline_reconstructed(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     entries = s.timeline_recorded_at
     if not entries:
-        yield Finding("timeline-reconstructed", "warning", "timeline",
-                      "The timeline is empty: write it during the incident, rough is fine")
+        yield Finding(
+            "timeline-reconstructed",
+            "warning",
+            "timeline",
+            "The timeline is empty: write it during the incident, rough is fine",
+        )
         return
     if s.resolved_at is None:
         return
     cutoff = s.resolved_at + timedelta(minutes=p.reconstructed_grace_minutes)
     late = sum(1 for recorded in entries if recorded > cutoff)
     if late / len(entries) >= p.reconstructed_share:
-        yield Finding("timeline-reconstructed", "warning", "timeline",
-                      f"{late} of {len(entries)} timeline entries were written after the incident was resolved: "
-                      "the timeline was reconstructed after the fact and may have lost the confusion of the moment")
+        yield Finding(
+            "timeline-reconstructed",
+            "warning",
+            "timeline",
+            f"{late} of {len(entries)} timeline entries were written after the incident was resolved: "
+            "the timeline was reconstructed after the fact and may have lost the confusion of the moment",
+        )
 
 
 @rule("single-condition")
 def single_condition(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     if not s.conditions:
-        yield Finding("single-condition", "warning", "conditions",
-                      "No contributing conditions recorded: list what made this incident possible")
+        yield Finding(
+            "single-condition",
+            "warning",
+            "conditions",
+            "No contributing conditions recorded: list what made this incident possible",
+        )
     elif len(s.conditions) == 1:
-        yield Finding("single-condition", "warning", "conditions",
-                      "Only one contributing condition: that reads as a single root cause; incidents have "
-                      "several conditions (technical, process, knowledge, timing)")
+        yield Finding(
+            "single-condition",
+            "warning",
+            "conditions",
+            "Only one contributing condition: that reads as a single root cause; incidents have "
+            "several conditions (technical, process, knowledge, timing)",
+        )
 
 
 @rule("responder-timeline")
 def responder_timeline(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     if s.severity in p.responder_timeline_severities and s.decision_point_count == 0:
-        yield Finding("responder-timeline", "warning", "decision_points",
-                      f"A {s.severity} needs a responder timeline: at each decision point, what the responder "
-                      "knew, was unsure of, and what would have helped")
+        yield Finding(
+            "responder-timeline",
+            "warning",
+            "decision_points",
+            f"A {s.severity} needs a responder timeline: at each decision point, what the responder "
+            "knew, was unsure of, and what would have helped",
+        )
 
 
 @rule("chain-level-missing")
 def chain_level_missing(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for item in _committed(s):
         if item.chain_level is None:
-            yield Finding("chain-level-missing", "info", _item_path(item, "chain_level"),
-                          f"'{item.title}' has no chain level (L1 strategy .. L5 operation)")
+            yield Finding(
+                "chain-level-missing",
+                "info",
+                _item_path(item, "chain_level"),
+                f"'{item.title}' has no chain level (L1 strategy .. L5 operation)",
+            )
 
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -34,19 +34,29 @@ def _person_names(session: Session) -> frozenset[str]:
 
 
 def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
-    items = action_items_service.to_read(session, action_items_service.items_of(session, postmortem.id))
+    items = action_items_service.to_read(
+        session, action_items_service.items_of(session, postmortem.id)
+    )
     conditions = conditions_service.of_postmortem(session, postmortem.id)
     recorded = list(
-        session.exec(select(TimelineEntry.recorded_at).where(TimelineEntry.postmortem_id == postmortem.id))
+        session.exec(
+            select(TimelineEntry.recorded_at).where(TimelineEntry.postmortem_id == postmortem.id)
+        )
     )
     decision_points = len(
-        list(session.exec(select(DecisionPoint.id).where(DecisionPoint.postmortem_id == postmortem.id)))
+        list(
+            session.exec(
+                select(DecisionPoint.id).where(DecisionPoint.postmortem_id == postmortem.id)
+            )
+        )
     )
     # Names in the responder timeline belong there; the same names in a condition or an item
     # are blame. Timeline authors are left out: many are bots and tools, not people.
-    responders = set(session.exec(
-        select(DecisionPoint.responder).where(DecisionPoint.postmortem_id == postmortem.id)
-    ))
+    responders = set(
+        session.exec(
+            select(DecisionPoint.responder).where(DecisionPoint.postmortem_id == postmortem.id)
+        )
+    )
     return PostmortemSnapshot(
         severity=postmortem.severity,
         resolved_at=postmortem.resolved_at,
@@ -67,7 +77,9 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
             )
             for index, item in enumerate(items)
         ],
-        conditions=[ConditionSnapshot(index=i, description=c.description) for i, c in enumerate(conditions)],
+        conditions=[
+            ConditionSnapshot(index=i, description=c.description) for i, c in enumerate(conditions)
+        ],
         timeline_recorded_at=recorded,
         decision_point_count=decision_points,
         person_names=_person_names(session) | _name_tokens(responders),
@@ -77,10 +89,16 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
 
 def run(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> CheckReport:
     findings = [
-        Finding(rule=f.rule, severity=f.severity, path=f.path, message=f.message)  # type: ignore[arg-type]
+        Finding(rule=f.rule, severity=f.severity, path=f.path, message=f.message)
         for f in run_rules(snapshot(session, postmortem), policy)
     ]
-    counts = {level: sum(1 for f in findings if f.severity == level) for level in ("error", "warning", "info")}
+    counts = {
+        level: sum(1 for f in findings if f.severity == level)
+        for level in ("error", "warning", "info")
+    }
     return CheckReport(
-        postmortem_id=postmortem.id, publishable=counts["error"] == 0, counts=counts, findings=findings
+        postmortem_id=postmortem.id,
+        publishable=counts["error"] == 0,
+        counts=counts,
+        findings=findings,
     )

@@ -17,4 +17,6 @@ class ContributingCondition(SQLModel, table=True):
     description: str = Field(sa_column=Column(Text, nullable=False))
     failure_modes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     chain_level: str | None = Field(default=None, max_length=2)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

@@ -12,10 +12,14 @@ router = APIRouter(prefix="/v1/postmortems/{postmortem_id}/conditions", tags=["c
 
 
 @router.post("", status_code=201, response_model=ConditionRead)
-def add_condition(postmortem_id: UUID, data: ConditionCreate, session: SessionDep, _: Writer) -> ConditionRead:
+def add_condition(
+    postmortem_id: UUID, data: ConditionCreate, session: SessionDep, _: Writer
+) -> ConditionRead:
     """Add a contributing condition (technical, process, knowledge, timing, other) with failure-mode tags."""
     postmortem = postmortems_service.get(session, postmortem_id)
-    return ConditionRead.model_validate(conditions_service.add(session, postmortem, data), from_attributes=True)
+    return ConditionRead.model_validate(
+        conditions_service.add(session, postmortem, data), from_attributes=True
+    )
 
 
 @router.get("", response_model=ConditionList)
@@ -23,7 +27,9 @@ def list_conditions(postmortem_id: UUID, session: SessionDep, _: Reader) -> Cond
     """All contributing conditions of a postmortem."""
     postmortems_service.get(session, postmortem_id)
     conditions = conditions_service.of_postmortem(session, postmortem_id)
-    return ConditionList(items=[ConditionRead.model_validate(c, from_attributes=True) for c in conditions])
+    return ConditionList(
+        items=[ConditionRead.model_validate(c, from_attributes=True) for c in conditions]
+    )
 
 
 @router.patch("/{condition_id}", response_model=ConditionRead)
@@ -36,7 +42,9 @@ def edit_condition(
 
 
 @router.delete("/{condition_id}", status_code=204)
-def delete_condition(postmortem_id: UUID, condition_id: UUID, session: SessionDep, _: Writer) -> Response:
+def delete_condition(
+    postmortem_id: UUID, condition_id: UUID, session: SessionDep, _: Writer
+) -> Response:
     """Remove a contributing condition."""
     conditions_service.delete(session, postmortem_id, condition_id)
     return Response(status_code=204)

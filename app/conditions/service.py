@@ -36,7 +36,9 @@ def get(session: Session, postmortem_id: UUID, condition_id: UUID) -> Contributi
     return condition
 
 
-def edit(session: Session, postmortem_id: UUID, condition_id: UUID, data: ConditionUpdate) -> ContributingCondition:
+def edit(
+    session: Session, postmortem_id: UUID, condition_id: UUID, data: ConditionUpdate
+) -> ContributingCondition:
     condition = get(session, postmortem_id, condition_id)
     for key, value in data.model_dump(exclude_unset=True).items():
         if value is not None or key == "chain_level":

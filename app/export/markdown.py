@@ -31,7 +31,17 @@ def render(pm: PostmortemDetail, report: CheckReport) -> str:
         lines.append(f"**Services:** {', '.join(pm.services)}")
     if pm.tags:
         lines.append(f"**Tags:** {', '.join(pm.tags)}")
-    lines += ["", "## Summary", "", _text(pm.summary), "", "## User impact", "", _text(pm.user_impact), ""]
+    lines += [
+        "",
+        "## Summary",
+        "",
+        _text(pm.summary),
+        "",
+        "## User impact",
+        "",
+        _text(pm.user_impact),
+        "",
+    ]
 
     lines += ["## Key times", "", "| Event | When |", "|---|---|"]
     for label, value in (
@@ -64,7 +74,11 @@ def render(pm: PostmortemDetail, report: CheckReport) -> str:
     lines += ["## Responder timeline", ""]
     if pm.decision_points:
         for point in pm.decision_points:
-            gap = f" ({point.minutes_since_alert:g} min after the first alert)" if point.minutes_since_alert is not None else ""
+            gap = (
+                f" ({point.minutes_since_alert:g} min after the first alert)"
+                if point.minutes_since_alert is not None
+                else ""
+            )
             lines += [
                 f"### {_when(point.at)} — {point.decision_kind.value.replace('_', ' ')} by {point.responder}{gap}",
                 "",
@@ -84,8 +98,12 @@ def render(pm: PostmortemDetail, report: CheckReport) -> str:
     if pm.conditions:
         for condition in pm.conditions:
             level = f", {condition.chain_level.value}" if condition.chain_level else ""
-            tags = f" — tags: {', '.join(condition.failure_modes)}" if condition.failure_modes else ""
-            lines.append(f"- **{condition.category.value}{level}:** {condition.description.strip()}{tags}")
+            tags = (
+                f" — tags: {', '.join(condition.failure_modes)}" if condition.failure_modes else ""
+            )
+            lines.append(
+                f"- **{condition.category.value}{level}:** {condition.description.strip()}{tags}"
+            )
     else:
         lines.append("_No contributing conditions recorded._")
     lines.append("")
@@ -141,20 +159,32 @@ def render(pm: PostmortemDetail, report: CheckReport) -> str:
             if item.description.strip():
                 lines += [item.description.strip(), ""]
             lines.append("**Definition of done:**")
-            lines += [f"- [{'x' if item.status.value in ('closed', 'verified') else ' '}] {c}" for c in item.definition_of_done] or ["- _none_"]
+            lines += [
+                f"- [{'x' if item.status.value in ('closed', 'verified') else ' '}] {c}"
+                for c in item.definition_of_done
+            ] or ["- _none_"]
             lines += ["", f"**Verification:** {_text(item.verification)}", ""]
             if item.verified_at:
-                lines += [f"Verified by {item.verified_by} on {_when(item.verified_at)}: {item.verification_evidence}", ""]
+                lines += [
+                    f"Verified by {item.verified_by} on {_when(item.verified_at)}: {item.verification_evidence}",
+                    "",
+                ]
     else:
         lines += ["_No committed action items._", ""]
     if aware:
         lines += ["## Things to remain aware of", ""]
-        lines += [f"- {item.title}" + (f": {item.description.strip()}" if item.description.strip() else "") for item in aware]
+        lines += [
+            f"- {item.title}"
+            + (f": {item.description.strip()}" if item.description.strip() else "")
+            for item in aware
+        ]
         lines.append("")
 
     if pm.links:
         lines += ["## Runbooks and decision records", ""]
-        lines += [f"- {link.kind.value}: [{link.title or link.url}]({link.url})" for link in pm.links]
+        lines += [
+            f"- {link.kind.value}: [{link.title or link.url}]({link.url})" for link in pm.links
+        ]
         lines.append("")
 
     if report.findings:

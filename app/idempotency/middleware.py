@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import session_scope, utcnow
@@ -24,6 +25,7 @@ from app.idempotency.models import IdempotencyRecord
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
+KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 # A first request that has not answered in this long is taken to have died with its process.
 ABANDONED_AFTER = timedelta(minutes=2)
 
@@ -37,8 +39,13 @@ class Reply:
 
 
 def _problem(status: int, title: str, detail: str) -> Reply:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "errors": [{"path": "header.Idempotency-Key", "message": detail}]}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": [{"path": "header.Idempotency-Key", "message": detail}],
+    }
     return Reply(status, json.dumps(body).encode())
 
 
@@ -56,9 +63,16 @@ class IdempotencyMiddleware:
         if raw_key is None or authorization is None:
             await self.app(scope, receive, send)
             return
-        key = raw_key.decode("latin-1").strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            await _send(send, _problem(400, "Bad request", f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters"))
+        key = raw_key.decode("latin-1")
+        if not KEY_PATTERN.fullmatch(key):
+            await _send(
+                send,
+                _problem(
+                    400,
+                    "Bad request",
+                    f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters",
+                ),
+            )
             return
 
         body = await _read_body(receive)
@@ -103,13 +117,26 @@ def _claim(engine: Engine, caller: str, key: str, fingerprint: str) -> Reply | N
             if record is None:
                 continue
             if record.request_hash != fingerprint:
-                return _problem(422, "Invalid input", "This Idempotency-Key was already used with a different request; use a new key")
+                return _problem(
+                    422,
+                    "Invalid input",
+                    "This Idempotency-Key was already used with a different request; use a new key",
+                )
             if record.status_code is None:
                 if utcnow() - record.created_at > ABANDONED_AFTER:
                     session.delete(record)
                     continue
-                return _problem(409, "Conflict", "A request with this Idempotency-Key is still being processed; retry shortly")
-            return Reply(record.status_code, record.body or b"", record.content_type or "application/json", replayed=True)
+                return _problem(
+                    409,
+                    "Conflict",
+                    "A request with this Idempotency-Key is still being processed; retry shortly",
+                )
+            return Reply(
+                record.status_code,
+                record.body or b"",
+                record.content_type or "application/json",
+                replayed=True,
+            )
     return _problem(409, "Conflict", "Could not claim this Idempotency-Key; retry")
 
 
@@ -118,15 +145,18 @@ def _finish(engine: Engine, caller: str, key: str, captured: dict[str, Any]) -> 
     with session_scope(engine) as session:
         if status is None or status >= 500:
             # Failed without a definite answer: free the key so the client can retry.
-            session.execute(delete(IdempotencyRecord).where(
-                IdempotencyRecord.caller == caller, IdempotencyRecord.key == key  # type: ignore[arg-type]
-            ))
+            session.execute(
+                delete(IdempotencyRecord).where(
+                    col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key
+                )
+            )
             return
         record = _find(session, caller, key)
         if record is None:
             return
         content_type = next(
-            (v.decode("latin-1") for k, v in captured["headers"] if k.lower() == b"content-type"), None
+            (v.decode("latin-1") for k, v in captured["headers"] if k.lower() == b"content-type"),
+            None,
         )
         record.status_code = status
         record.content_type = content_type
@@ -136,7 +166,9 @@ def _finish(engine: Engine, caller: str, key: str, captured: dict[str, Any]) -> 
 
 def _find(session: Session, caller: str, key: str) -> IdempotencyRecord | None:
     return session.exec(
-        select(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.caller == caller, IdempotencyRecord.key == key
+        )
     ).first()
 
 
@@ -166,7 +198,10 @@ def _replay(body: bytes) -> Receive:
 
 
 async def _send(send: Send, reply: Reply) -> None:
-    headers = [(b"content-type", reply.content_type.encode()), (b"content-length", str(len(reply.body)).encode())]
+    headers = [
+        (b"content-type", reply.content_type.encode()),
+        (b"content-length", str(len(reply.body)).encode()),
+    ]
     if reply.replayed:
         headers.append((b"idempotent-replayed", b"true"))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})

@@ -22,4 +22,6 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int | None = Field(default=None)
     content_type: str | None = Field(default=None, max_length=100)
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
+    )

@@ -81,7 +81,9 @@ def get_person(person_id: UUID, session: SessionDep, _: Reader) -> PersonRead:
 
 
 @people_router.patch("/{person_id}", response_model=PersonRead)
-def update_person(person_id: UUID, data: PersonUpdate, session: SessionDep, _: Writer) -> PersonRead:
+def update_person(
+    person_id: UUID, data: PersonUpdate, session: SessionDep, _: Writer
+) -> PersonRead:
     """Change a person's name, email, team or tracker accounts."""
     person = people_service.update_person(session, person_id, data)
     return people_service.people_read(session, [person])[0]

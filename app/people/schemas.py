@@ -7,7 +7,9 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from app.enums import TrackerKind
 from app.validation import Name, Slug
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+]
 AccountId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

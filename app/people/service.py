@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.pagination import paginate
@@ -30,7 +30,9 @@ def resolve_team(session: Session, slug: str | None, path: str) -> Team | None:
         return None
     team = team_by_slug(session, slug)
     if team is None:
-        raise InvalidInput(f"Unknown team {slug!r}", errors=[field_error(path, f"no team with slug {slug!r}")])
+        raise InvalidInput(
+            f"Unknown team {slug!r}", errors=[field_error(path, f"no team with slug {slug!r}")]
+        )
     return team
 
 
@@ -53,7 +55,7 @@ def update_team(session: Session, team_id: UUID, data: TeamUpdate) -> Team:
 
 
 def list_teams(session: Session) -> list[Team]:
-    return list(session.exec(select(Team).order_by(Team.slug)))  # type: ignore[arg-type]
+    return list(session.exec(select(Team).order_by(col(Team.slug))))
 
 
 def delete_team(session: Session, team_id: UUID) -> None:
@@ -109,7 +111,9 @@ def delete_person(session: Session, person_id: UUID) -> None:
     person = get_person(session, person_id)
     from app.action_items.models import ActionItem  # local: action items build on people
 
-    owns = session.exec(select(ActionItem.id).where(ActionItem.owner_person_id == person.id)).first()
+    owns = session.exec(
+        select(ActionItem.id).where(ActionItem.owner_person_id == person.id)
+    ).first()
     if owns is not None:
         raise Conflict(
             f"{person.handle!r} owns action items; reassign them before removing this person"

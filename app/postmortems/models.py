@@ -25,20 +25,28 @@ class Postmortem(SQLModel, table=True):
     status: str = Field(default="draft", max_length=16, index=True)
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     user_impact: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    team_id: UUID | None = Field(default=None, foreign_key="team.id", index=True, ondelete="SET NULL")
+    team_id: UUID | None = Field(
+        default=None, foreign_key="team.id", index=True, ondelete="SET NULL"
+    )
     started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     detected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     mitigated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     review_held_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     # [{"kind": "runbook", "url": "...", "title": "..."}]
-    links: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    links: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     # {"L1": {"contributed": "no", "note": ""}, ...}
     chain_walk: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     review: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_by: str = Field(default="", max_length=120)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     published_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     version: int = Field(default=1)

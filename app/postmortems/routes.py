@@ -25,12 +25,18 @@ from app.settings import SettingsDep
 from app.validation import Limit
 
 router = APIRouter(prefix="/v1/postmortems", tags=["postmortems"])
-IfMatch = Annotated[str | None, Header(description="ETag from a previous read; refuses stale writes with 412")]
+IfMatch = Annotated[
+    str | None, Header(description="ETag from a previous read; refuses stale writes with 412")
+]
 
 
 @router.post("", status_code=201, response_model=PostmortemDetail)
 def create_postmortem(
-    data: PostmortemCreate, session: SessionDep, caller: Writer, settings: SettingsDep, response: Response
+    data: PostmortemCreate,
+    session: SessionDep,
+    caller: Writer,
+    settings: SettingsDep,
+    response: Response,
 ) -> PostmortemDetail:
     """Create a postmortem for one incident, optionally with its timeline, responder timeline,
     conditions and action items in the same call (all or nothing)."""
@@ -49,9 +55,14 @@ def list_postmortems(
     severity: Severity | None = None,
     status: PostmortemStatus | None = None,
     tag: str | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="Incident started at or after")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Incident started at or after")
+    ] = None,
     until: Annotated[AwareDatetime | None, Query(description="Incident started before")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in title, summary, impact or incident ref")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Text in title, summary, impact or incident ref"),
+    ] = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> PostmortemList:
@@ -106,7 +117,9 @@ def delete_postmortem(postmortem_id: UUID, session: SessionDep, _: Writer) -> Re
 
 
 @router.get("/{postmortem_id}/checks", response_model=CheckReport)
-def check_postmortem(postmortem_id: UUID, session: SessionDep, _: Reader, settings: SettingsDep) -> CheckReport:
+def check_postmortem(
+    postmortem_id: UUID, session: SessionDep, _: Reader, settings: SettingsDep
+) -> CheckReport:
     """Run every check: findings have a rule, a severity (errors block publishing), a path and a message."""
     return postmortems_service.checks(session, postmortem_id, settings.checks)
 
@@ -126,17 +139,25 @@ def publish_postmortem(
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}},
 )
-def export_markdown(postmortem_id: UUID, session: SessionDep, _: Reader, settings: SettingsDep) -> PlainTextResponse:
+def export_markdown(
+    postmortem_id: UUID, session: SessionDep, _: Reader, settings: SettingsDep
+) -> PlainTextResponse:
     """The whole postmortem as Markdown."""
     postmortem = postmortems_service.get(session, postmortem_id)
     detail = postmortems_service.detail(session, postmortem, settings.checks)
     report = postmortems_service.checks(session, postmortem_id, settings.checks)
-    return PlainTextResponse(markdown.render(detail, report), media_type="text/markdown; charset=utf-8")
+    return PlainTextResponse(
+        markdown.render(detail, report), media_type="text/markdown; charset=utf-8"
+    )
 
 
 @router.post("/{postmortem_id}/action-items", status_code=201, response_model=ActionItemRead)
 def create_action_item(
-    postmortem_id: UUID, data: ActionItemCreate, session: SessionDep, caller: Writer, response: Response
+    postmortem_id: UUID,
+    data: ActionItemCreate,
+    session: SessionDep,
+    caller: Writer,
+    response: Response,
 ) -> ActionItemRead:
     """Add an action item (or, with `committed: false`, a thing to remain aware of)."""
     postmortem = postmortems_service.get(session, postmortem_id, for_update=True)
@@ -147,10 +168,10 @@ def create_action_item(
 
 
 @router.get("/{postmortem_id}/action-items", response_model=ActionItemList)
-def list_postmortem_action_items(postmortem_id: UUID, session: SessionDep, _: Reader) -> ActionItemList:
+def list_postmortem_action_items(
+    postmortem_id: UUID, session: SessionDep, _: Reader
+) -> ActionItemList:
     """The action items of one postmortem, in the order they were written."""
     postmortems_service.get(session, postmortem_id)
     items = action_items_service.items_of(session, postmortem_id)
     return ActionItemList(items=action_items_service.to_read(session, items), next_cursor=None)
-
-

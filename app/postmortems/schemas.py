@@ -18,7 +18,13 @@ from app.validation import LongText, Slug, Url
 IncidentRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 ServiceName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+    ),
 ]
 Services = Annotated[list[ServiceName], Field(max_length=50)]
 
@@ -60,12 +66,16 @@ class ReviewAnswers(BaseModel):
     """The review questions, answered in the team's words."""
 
     model_config = ConfigDict(extra="forbid")
-    surprises: LongText = Field("", description="What surprised us; what did we believe that was wrong")
+    surprises: LongText = Field(
+        "", description="What surprised us; what did we believe that was wrong"
+    )
     conditions: LongText = Field("", description="What conditions made this possible")
     slowed_detection: LongText = ""
     slowed_diagnosis: LongText = ""
     slowed_resolution: LongText = ""
-    possible_elsewhere: Contributed = Field(Contributed.UNKNOWN, description="Is this failure mode possible elsewhere")
+    possible_elsewhere: Contributed = Field(
+        Contributed.UNKNOWN, description="Is this failure mode possible elsewhere"
+    )
     elsewhere_note: LongText = ""
     caught_earlier: CaughtEarlier = CaughtEarlier()
 
@@ -79,7 +89,12 @@ def check_chronology(values: dict[str, Any]) -> list[tuple[str, str]]:
         if value is None:
             continue
         if previous is not None and value < previous[1]:
-            problems.append((name, f"{name} ({value.isoformat()}) is before {previous[0]} ({previous[1].isoformat()})"))
+            problems.append(
+                (
+                    name,
+                    f"{name} ({value.isoformat()}) is before {previous[0]} ({previous[1].isoformat()})",
+                )
+            )
         previous = (name, value)
     review = values.get("review_held_at")
     started = values.get("started_at")
@@ -91,7 +106,9 @@ def check_chronology(values: dict[str, Any]) -> list[tuple[str, str]]:
 class PostmortemCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Title
-    incident_ref: IncidentRef = Field(description="The incident's id in the incident tool; one postmortem per incident")
+    incident_ref: IncidentRef = Field(
+        description="The incident's id in the incident tool; one postmortem per incident"
+    )
     incident_url: Url | None = None
     severity: Severity
     started_at: AwareDatetime
@@ -197,5 +214,3 @@ class CheckReport(BaseModel):
     publishable: bool
     counts: dict[str, int]
     findings: list[Finding]
-
-

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, delete, exists, func, or_
-from sqlmodel import Session, select
+from sqlalchemy import delete, exists, func, or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.action_items import service as action_items_service
 from app.action_items.models import ActionItem
@@ -54,7 +54,9 @@ def get(session: Session, postmortem_id: UUID, *, for_update: bool = False) -> P
     return postmortem
 
 
-def _ensure_incident_free(session: Session, incident_ref: str, path: str, own_id: UUID | None = None) -> None:
+def _ensure_incident_free(
+    session: Session, incident_ref: str, path: str, own_id: UUID | None = None
+) -> None:
     query = select(Postmortem.id).where(Postmortem.incident_ref == incident_ref)
     existing = session.exec(query).first()
     if existing is not None and existing != own_id:
@@ -88,12 +90,19 @@ def create(session: Session, data: PostmortemCreate, caller: Caller) -> Postmort
     for condition in data.conditions:
         conditions_service.add(session, postmortem, condition)
     for index, item in enumerate(data.action_items):
-        action_items_service.create(session, postmortem, item, caller, path=f"body.action_items[{index}]")
+        action_items_service.create(
+            session, postmortem, item, caller, path=f"body.action_items[{index}]"
+        )
     session.flush()
     return postmortem
 
 
-def _set_names(session: Session, postmortem_id: UUID, table: type[PostmortemService] | type[PostmortemTag], names: list[str]) -> None:
+def _set_names(
+    session: Session,
+    postmortem_id: UUID,
+    table: type[PostmortemService] | type[PostmortemTag],
+    names: list[str],
+) -> None:
     session.execute(delete(table).where(table.postmortem_id == postmortem_id))  # type: ignore[arg-type]
     for name in dict.fromkeys(names):
         session.add(table(postmortem_id=postmortem_id, name=name))
@@ -101,14 +110,33 @@ def _set_names(session: Session, postmortem_id: UUID, table: type[PostmortemServ
 
 
 def update(
-    session: Session, postmortem_id: UUID, data: PostmortemUpdate, caller: Caller, *, if_match: str | None
+    session: Session,
+    postmortem_id: UUID,
+    data: PostmortemUpdate,
+    caller: Caller,
+    *,
+    if_match: str | None,
 ) -> Postmortem:
     postmortem = get(session, postmortem_id, for_update=True)
     check_if_match(if_match, postmortem.version, "postmortem")
     fields = data.model_fields_set
-    for name in ("title", "incident_ref", "severity", "started_at", "services", "tags", "links", "chain_walk", "review", "summary", "user_impact"):
+    for name in (
+        "title",
+        "incident_ref",
+        "severity",
+        "started_at",
+        "services",
+        "tags",
+        "links",
+        "chain_walk",
+        "review",
+        "summary",
+        "user_impact",
+    ):
         if name in fields and getattr(data, name) is None:
-            raise InvalidInput(f"{name} cannot be null", errors=[field_error(f"body.{name}", "may not be null")])
+            raise InvalidInput(
+                f"{name} cannot be null", errors=[field_error(f"body.{name}", "may not be null")]
+            )
     merged = {name: getattr(postmortem, name) for name in (*INCIDENT_TIMES, "review_held_at")}
     merged.update({name: getattr(data, name) for name in fields if name in merged})
     problems = check_chronology(merged)
@@ -161,7 +189,9 @@ def delete_postmortem(session: Session, postmortem_id: UUID) -> None:
     session.flush()
 
 
-def publish(session: Session, postmortem_id: UUID, caller: Caller, policy: CheckPolicy) -> Postmortem:
+def publish(
+    session: Session, postmortem_id: UUID, caller: Caller, policy: CheckPolicy
+) -> Postmortem:
     postmortem = get(session, postmortem_id, for_update=True)
     if postmortem.status not in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW):
         raise Conflict(f"This postmortem is already {postmortem.status}")
@@ -184,16 +214,23 @@ def publish(session: Session, postmortem_id: UUID, caller: Caller, policy: Check
 def refresh_completion(session: Session, postmortem_id: UUID) -> None:
     """A published postmortem is complete exactly when all its committed items are verified."""
     postmortem = session.get(Postmortem, postmortem_id)
-    if postmortem is None or postmortem.status not in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE):
+    if postmortem is None or postmortem.status not in (
+        PostmortemStatus.PUBLISHED,
+        PostmortemStatus.COMPLETE,
+    ):
         return
     counts = session.exec(
         select(
             func.count(),
-            func.count().filter(ActionItem.status == ActionItemStatus.VERIFIED.value),
+            func.count().filter(col(ActionItem.status) == ActionItemStatus.VERIFIED.value),
         ).where(ActionItem.postmortem_id == postmortem_id, ActionItem.committed == True)  # noqa: E712
     ).one()
     committed, verified = counts
-    target = PostmortemStatus.COMPLETE if committed and committed == verified else PostmortemStatus.PUBLISHED
+    target = (
+        PostmortemStatus.COMPLETE
+        if committed and committed == verified
+        else PostmortemStatus.PUBLISHED
+    )
     if postmortem.status != target:
         postmortem.status = target.value
         postmortem.completed_at = utcnow() if target == PostmortemStatus.COMPLETE else None
@@ -214,25 +251,31 @@ def list_postmortems(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Postmortem], str | None]:
-    query: Select[Any] = select(Postmortem)
+    query: SelectOfScalar[Postmortem] = select(Postmortem)
     if team is not None:
-        query = query.join(Team, Team.id == Postmortem.team_id).where(Team.slug == team)
+        query = query.join(Team, col(Team.id) == Postmortem.team_id).where(Team.slug == team)
     if service is not None:
         query = query.where(
-            exists().where(PostmortemService.postmortem_id == Postmortem.id, PostmortemService.name == service)
+            exists().where(
+                col(PostmortemService.postmortem_id) == Postmortem.id,
+                col(PostmortemService.name) == service,
+            )
         )
     if tag is not None:
         query = query.where(
-            exists().where(PostmortemTag.postmortem_id == Postmortem.id, PostmortemTag.name == tag.lower())
+            exists().where(
+                col(PostmortemTag.postmortem_id) == Postmortem.id,
+                col(PostmortemTag.name) == tag.lower(),
+            )
         )
     if severity is not None:
         query = query.where(Postmortem.severity == severity)
     if status is not None:
         query = query.where(Postmortem.status == status)
     if since is not None:
-        query = query.where(Postmortem.started_at >= since)  # type: ignore[operator]
+        query = query.where(col(Postmortem.started_at) >= since)
     if until is not None:
-        query = query.where(Postmortem.started_at < until)  # type: ignore[operator]
+        query = query.where(col(Postmortem.started_at) < until)
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
@@ -244,15 +287,24 @@ def list_postmortems(
             )
         )
     return paginate(
-        session, query, at_column=Postmortem.created_at, id_column=Postmortem.id, cursor=cursor, limit=limit
+        session,
+        query,
+        at_column=Postmortem.created_at,
+        id_column=Postmortem.id,
+        cursor=cursor,
+        limit=limit,
     )
 
 
-def _names(session: Session, table: type[PostmortemService] | type[PostmortemTag], ids: list[UUID]) -> dict[UUID, list[str]]:
+def _names(
+    session: Session, table: type[PostmortemService] | type[PostmortemTag], ids: list[UUID]
+) -> dict[UUID, list[str]]:
     result: dict[UUID, list[str]] = {i: [] for i in ids}
     if ids:
         rows = session.exec(
-            select(table.postmortem_id, table.name).where(table.postmortem_id.in_(ids)).order_by(table.name)  # type: ignore[attr-defined]
+            select(table.postmortem_id, table.name)
+            .where(col(table.postmortem_id).in_(ids))
+            .order_by(col(table.name))
         )
         for postmortem_id, name in rows:
             result[postmortem_id].append(name)
@@ -301,7 +353,9 @@ def detail(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> Pos
             ConditionRead.model_validate(c, from_attributes=True)
             for c in conditions_service.of_postmortem(session, postmortem.id)
         ],
-        action_items=action_items_service.to_read(session, action_items_service.items_of(session, postmortem.id)),
+        action_items=action_items_service.to_read(
+            session, action_items_service.items_of(session, postmortem.id)
+        ),
     )
 
 

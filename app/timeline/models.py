@@ -17,8 +17,12 @@ class TimelineEntry(SQLModel, table=True):
     author: str = Field(max_length=200)
     kind: str = Field(max_length=20)
     text: str = Field(sa_column=Column(Text, nullable=False))
-    recorded_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     version: int = Field(default=1)
 
 
@@ -35,7 +39,9 @@ class TimelineEntryRevision(SQLModel, table=True):
     kind: str = Field(max_length=20)
     text: str = Field(sa_column=Column(Text, nullable=False))
     written_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    replaced_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    replaced_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     replaced_by: str = Field(max_length=120)
 
 
@@ -53,4 +59,6 @@ class DecisionPoint(SQLModel, table=True):
     knew: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     unsure_of: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     would_have_helped: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    recorded_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

@@ -25,7 +25,11 @@ router = APIRouter(prefix="/v1/postmortems/{postmortem_id}", tags=["timeline"])
 
 @router.post("/timeline", status_code=201, response_model=TimelineEntryRead)
 def add_timeline_entry(
-    postmortem_id: UUID, data: TimelineEntryCreate, session: SessionDep, _: Writer, settings: SettingsDep
+    postmortem_id: UUID,
+    data: TimelineEntryCreate,
+    session: SessionDep,
+    _: Writer,
+    settings: SettingsDep,
 ) -> TimelineEntryRead:
     """Add a timeline entry. `recorded_at` is set by the server: it tells a timeline written
     during the incident from one reconstructed afterwards."""
@@ -35,12 +39,17 @@ def add_timeline_entry(
 
 
 @router.get("/timeline", response_model=TimelineList)
-def list_timeline(postmortem_id: UUID, session: SessionDep, _: Reader, settings: SettingsDep) -> TimelineList:
+def list_timeline(
+    postmortem_id: UUID, session: SessionDep, _: Reader, settings: SettingsDep
+) -> TimelineList:
     """The timeline in incident order."""
     postmortem = postmortems_service.get(session, postmortem_id)
     grace = _grace(settings)
     return TimelineList(
-        items=[timeline_service.entry_read(e, postmortem, grace) for e in timeline_service.entries(session, postmortem_id)]
+        items=[
+            timeline_service.entry_read(e, postmortem, grace)
+            for e in timeline_service.entries(session, postmortem_id)
+        ]
     )
 
 
@@ -70,7 +79,9 @@ def edit_timeline_entry(
 
 
 @router.get("/timeline/{entry_id}/history", response_model=TimelineEntryHistory)
-def timeline_entry_history(postmortem_id: UUID, entry_id: UUID, session: SessionDep, _: Reader) -> TimelineEntryHistory:
+def timeline_entry_history(
+    postmortem_id: UUID, entry_id: UUID, session: SessionDep, _: Reader
+) -> TimelineEntryHistory:
     """Every version of an entry, oldest first."""
     return TimelineEntryHistory(
         entry_id=entry_id, versions=timeline_service.entry_history(session, postmortem_id, entry_id)
@@ -84,7 +95,9 @@ def add_decision_point(
     """Record a responder decision point: what they knew, were unsure of, and what would have helped."""
     postmortem = postmortems_service.get(session, postmortem_id)
     point = timeline_service.add_decision_point(session, postmortem, data)
-    return timeline_service.decision_point_read(point, timeline_service.first_alert_at(session, postmortem))
+    return timeline_service.decision_point_read(
+        point, timeline_service.first_alert_at(session, postmortem)
+    )
 
 
 @router.get("/decision-points", response_model=DecisionPointList)
@@ -93,7 +106,9 @@ def list_decision_points(postmortem_id: UUID, session: SessionDep, _: Reader) ->
     postmortem = postmortems_service.get(session, postmortem_id)
     alert_at = timeline_service.first_alert_at(session, postmortem)
     points = timeline_service.decision_points(session, postmortem_id)
-    return DecisionPointList(items=[timeline_service.decision_point_read(p, alert_at) for p in points])
+    return DecisionPointList(
+        items=[timeline_service.decision_point_read(p, alert_at) for p in points]
+    )
 
 
 @router.patch("/decision-points/{point_id}", response_model=DecisionPointRead)
@@ -103,11 +118,15 @@ def edit_decision_point(
     """Change a decision point."""
     postmortem = postmortems_service.get(session, postmortem_id)
     point = timeline_service.edit_decision_point(session, postmortem_id, point_id, data)
-    return timeline_service.decision_point_read(point, timeline_service.first_alert_at(session, postmortem))
+    return timeline_service.decision_point_read(
+        point, timeline_service.first_alert_at(session, postmortem)
+    )
 
 
 @router.delete("/decision-points/{point_id}", status_code=204)
-def delete_decision_point(postmortem_id: UUID, point_id: UUID, session: SessionDep, _: Writer) -> Response:
+def delete_decision_point(
+    postmortem_id: UUID, point_id: UUID, session: SessionDep, _: Writer
+) -> Response:
     """Remove a decision point."""
     timeline_service.delete_decision_point(session, postmortem_id, point_id)
     return Response(status_code=204)

@@ -41,7 +41,9 @@ def entries(session: Session, postmortem_id: UUID) -> list[TimelineEntry]:
     )
 
 
-def get_entry(session: Session, postmortem_id: UUID, entry_id: UUID, *, for_update: bool = False) -> TimelineEntry:
+def get_entry(
+    session: Session, postmortem_id: UUID, entry_id: UUID, *, for_update: bool = False
+) -> TimelineEntry:
     entry = session.get(TimelineEntry, entry_id, with_for_update=for_update)
     if entry is None or entry.postmortem_id != postmortem_id:
         raise NotFound(f"No timeline entry {entry_id} in postmortem {postmortem_id}")
@@ -77,7 +79,9 @@ def edit_entry(
     return entry
 
 
-def entry_history(session: Session, postmortem_id: UUID, entry_id: UUID) -> list[TimelineEntryRevisionRead]:
+def entry_history(
+    session: Session, postmortem_id: UUID, entry_id: UUID
+) -> list[TimelineEntryRevisionRead]:
     """Every version of an entry, oldest first; the last one is the current text."""
     entry = get_entry(session, postmortem_id, entry_id)
     revisions = session.exec(
@@ -85,7 +89,9 @@ def entry_history(session: Session, postmortem_id: UUID, entry_id: UUID) -> list
         .where(TimelineEntryRevision.entry_id == entry_id)
         .order_by(TimelineEntryRevision.version)  # type: ignore[arg-type]
     )
-    versions = [TimelineEntryRevisionRead.model_validate(r, from_attributes=True) for r in revisions]
+    versions = [
+        TimelineEntryRevisionRead.model_validate(r, from_attributes=True) for r in revisions
+    ]
     versions.append(
         TimelineEntryRevisionRead(
             version=entry.version,
@@ -101,7 +107,9 @@ def entry_history(session: Session, postmortem_id: UUID, entry_id: UUID) -> list
     return versions
 
 
-def written_during_incident(entry: TimelineEntry, postmortem: Postmortem, grace: timedelta) -> bool | None:
+def written_during_incident(
+    entry: TimelineEntry, postmortem: Postmortem, grace: timedelta
+) -> bool | None:
     if postmortem.resolved_at is None:
         return None
     return entry.recorded_at <= postmortem.resolved_at + grace
@@ -109,11 +117,16 @@ def written_during_incident(entry: TimelineEntry, postmortem: Postmortem, grace:
 
 def entry_read(entry: TimelineEntry, postmortem: Postmortem, grace: timedelta) -> TimelineEntryRead:
     return TimelineEntryRead.model_validate(
-        {**entry.model_dump(), "written_during_incident": written_during_incident(entry, postmortem, grace)}
+        {
+            **entry.model_dump(),
+            "written_during_incident": written_during_incident(entry, postmortem, grace),
+        }
     )
 
 
-def add_decision_point(session: Session, postmortem: Postmortem, data: DecisionPointCreate) -> DecisionPoint:
+def add_decision_point(
+    session: Session, postmortem: Postmortem, data: DecisionPointCreate
+) -> DecisionPoint:
     point = DecisionPoint(postmortem_id=postmortem.id, **data.model_dump())
     session.add(point)
     session.flush()
@@ -158,7 +171,10 @@ def first_alert_at(session: Session, postmortem: Postmortem) -> datetime | None:
     """When the clock for "time to the right action" starts: the first alert, else detection."""
     first = session.exec(
         select(TimelineEntry.at)
-        .where(TimelineEntry.postmortem_id == postmortem.id, TimelineEntry.kind == TimelineKind.ALERT.value)
+        .where(
+            TimelineEntry.postmortem_id == postmortem.id,
+            TimelineEntry.kind == TimelineKind.ALERT.value,
+        )
         .order_by(TimelineEntry.at)  # type: ignore[arg-type]
         .limit(1)
     ).first()

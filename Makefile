@@ -1,0 +1,45 @@
+# Everything runs from the project's own virtualenv in .venv; only Python 3.11+ and make are needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: install install-dev run test lint format openapi clean
+
+install: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+install-dev: $(DEV_STAMP)
+
+$(DEV_STAMP): $(RUNTIME_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/followthrough db upgrade
+	@echo "Get an admin token (in another shell): $(BIN)/followthrough tokens create --scope admin --name me"
+	$(BIN)/followthrough serve --no-migrate
+
+test: install-dev
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check app connectors tests
+	$(BIN)/ruff format --check app connectors tests
+	$(BIN)/mypy app connectors
+
+format: install-dev
+	$(BIN)/ruff format app connectors tests
+	$(BIN)/ruff check --fix app connectors tests
+
+openapi: install
+	$(BIN)/followthrough openapi > openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
