@@ -66,13 +66,21 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads and then writes can fail with "database is locked"
     # without waiting; BEGIN IMMEDIATE makes concurrent writers queue on busy_timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only work keeps a deferred BEGIN so that readers never wait for writers (WAL).
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "followthrough_read_only"
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    session = Session(engine, expire_on_commit=False)
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    session = Session(bind, expire_on_commit=False)
     try:
         yield session
         session.commit()
@@ -84,7 +92,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with session_scope(request.app.state.engine) as session:
+    read_only = request.method in ("GET", "HEAD")
+    with session_scope(request.app.state.engine, read_only=read_only) as session:
         yield session
 
 
