@@ -7,6 +7,7 @@ silently: when it is selected and unreachable, the run fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -23,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401 - every table registered
+import app.models
 from app import migrate
 from app.auth import service as auth_service
 from app.db import session_scope
@@ -31,7 +32,9 @@ from app.enums import Scope
 from app.main import create_app
 from app.settings import Settings
 
-PG_ADMIN_DSN = os.environ.get("FOLLOWTHROUGH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "FOLLOWTHROUGH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 ALL_BACKENDS = ("sqlite", "postgresql")
 
 
@@ -53,7 +56,9 @@ def selected_backends(config: pytest.Config) -> list[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", selected_backends(metafunc.config), indirect=True, scope="session")
+        metafunc.parametrize(
+            "backend", selected_backends(metafunc.config), indirect=True, scope="session"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -92,10 +97,8 @@ def _drop_pg(name: str) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for name in _PG_DATABASES:
-        try:
+        with contextlib.suppress(psycopg.Error):
             _drop_pg(name)
-        except psycopg.Error:
-            pass
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +113,11 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"), secret_key="test-secret")
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key="test-secret",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +161,9 @@ def make_token(engine: Engine) -> Callable[..., str]:
 @pytest.fixture
 def client(app: FastAPI, make_token: Callable[..., str]) -> Iterator[TestClient]:
     """An admin-scoped client through the real app and the real database."""
-    with TestClient(app, headers={"Authorization": f"Bearer {make_token(Scope.ADMIN, 'admin-tests')}"}) as c:
+    with TestClient(
+        app, headers={"Authorization": f"Bearer {make_token(Scope.ADMIN, 'admin-tests')}"}
+    ) as c:
         yield c
 
 
@@ -185,5 +194,3 @@ def live_server(app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-
-

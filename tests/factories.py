@@ -17,14 +17,20 @@ def iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def make_team(client: TestClient, slug: str = "payments", name: str | None = None) -> dict[str, Any]:
+def make_team(
+    client: TestClient, slug: str = "payments", name: str | None = None
+) -> dict[str, Any]:
     response = client.post("/v1/teams", json={"slug": slug, "name": name or slug.title()})
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
 
 def make_person(client: TestClient, handle: str = "alice", **overrides: Any) -> dict[str, Any]:
-    body = {"handle": handle, "display_name": overrides.pop("display_name", handle.title() + " Example"), **overrides}
+    body = {
+        "handle": handle,
+        "display_name": overrides.pop("display_name", handle.title() + " Example"),
+        **overrides,
+    }
     response = client.post("/v1/people", json=body)
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -62,16 +68,34 @@ def postmortem_body(**overrides: Any) -> dict[str, Any]:
         "services": ["checkout"],
         "tags": ["config-push"],
         "conditions": [
-            {"category": "technical", "description": "Pool size had no lower bound", "failure_modes": ["config-push"]},
-            {"category": "process", "description": "Config pushes skip the canary stage", "failure_modes": ["canary"]},
+            {
+                "category": "technical",
+                "description": "Pool size had no lower bound",
+                "failure_modes": ["config-push"],
+            },
+            {
+                "category": "process",
+                "description": "Config pushes skip the canary stage",
+                "failure_modes": ["canary"],
+            },
         ],
         "decision_points": [
-            {"at": iso(started + timedelta(minutes=15)), "responder": "Bob Oncall", "decision_kind": "rollback",
-             "knew": "A config push had gone out", "unsure_of": "Whether it was the cause",
-             "would_have_helped": "A diff of the pushed config"},
+            {
+                "at": iso(started + timedelta(minutes=15)),
+                "responder": "Bob Oncall",
+                "decision_kind": "rollback",
+                "knew": "A config push had gone out",
+                "unsure_of": "Whether it was the cause",
+                "would_have_helped": "A diff of the pushed config",
+            },
         ],
         "timeline": [
-            {"at": iso(started + timedelta(minutes=4)), "author": "alertmanager", "kind": "alert", "text": "5xx > 5%"},
+            {
+                "at": iso(started + timedelta(minutes=4)),
+                "author": "alertmanager",
+                "kind": "alert",
+                "text": "5xx > 5%",
+            },
         ],
         "action_items": [action_item_body()],
     }

@@ -25,4 +25,6 @@ def test_every_v1_operation_documents_problem_responses(tmp_path: Path) -> None:
         for method, operation in operations.items():
             for status in ("401", "403", "422"):
                 content = operation["responses"][status]["content"]
-                assert "application/problem+json" in content, f"{method.upper()} {path} lacks {status}"
+                assert "application/problem+json" in content, (
+                    f"{method.upper()} {path} lacks {status}"
+                )

@@ -21,7 +21,13 @@ MAX_EXAMPLES = 20
 # Schema-valid input can still break a domain rule the schema cannot express (an unknown team,
 # incident times out of order, a state move not allowed): 422 and 409 are honest answers there.
 CONFIG = SchemathesisConfig.from_dict(
-    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422"]}}}
+    {
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422"]
+            }
+        }
+    }
 )
 
 
@@ -39,7 +45,12 @@ def test_api_honours_its_spec(app: FastAPI, make_token: Callable[..., str]) -> N
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def run(case: schemathesis.Case) -> None:
             if case.headers and "Idempotency-Key" in case.headers:
                 # Generated keys repeat across examples with other bodies, which the API rightly
@@ -49,6 +60,6 @@ def test_api_honours_its_spec(app: FastAPI, make_token: Callable[..., str]) -> N
 
         try:
             run()
-        except Exception as exc:  # noqa: BLE001 - collect every operation's failure, report all
+        except Exception as exc:
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
