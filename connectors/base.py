@@ -1,0 +1,183 @@
+"""The neutral vocabulary between the service and the trackers, and the Connector protocol.
+
+Nothing here knows about the service's tables: the service turns its action items into a
+`TicketSpec`, and connectors turn tracker answers into `TicketSnapshot`s and `TrackerEvent`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+
+class TrackerKind(StrEnum):
+    GITHUB = "github"
+    JIRA = "jira"
+    LINEAR = "linear"
+
+
+class TicketState(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    WONT_DO = "wont_do"
+    DELETED = "deleted"
+
+
+class EventKind(StrEnum):
+    STATE_CHANGED = "state_changed"
+    ASSIGNEE_CHANGED = "assignee_changed"
+    DUE_DATE_CHANGED = "due_date_changed"
+    LABEL_ADDED = "label_added"
+    LABEL_REMOVED = "label_removed"
+    COMMENT_ADDED = "comment_added"
+    DELETED = "deleted"
+    CREATED = "created"
+    EDITED = "edited"
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """Everything a connector needs, handed over by the service (decrypted credentials included)."""
+
+    base_url: str | None
+    credentials: Mapping[str, str]
+    timeout: float = 15.0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where tickets go: GitHub `owner/repo`; Jira project key (+ issue type); Linear team id."""
+
+    project: str
+    issue_type: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketSpec:
+    """What a ticket should say. `marker` is the action item's idempotency key, put in every ticket."""
+
+    title: str
+    description: str
+    definition_of_done: Sequence[str]
+    verification: str
+    postmortem_url: str
+    marker: str
+    assignee: str | None = None
+    due_date: date | None = None
+    labels: Sequence[str] = ()
+    priority: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketChanges:
+    """A partial update; None means "leave as it is"."""
+
+    title: str | None = None
+    spec: TicketSpec | None = None
+    assignee: str | None = None
+    clear_assignee: bool = False
+    due_date: date | None = None
+    labels: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """A ticket as the tracker names it. `external_key` is what people read ("OPS-42", "acme/api#12")."""
+
+    external_key: str
+    external_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class TicketSnapshot:
+    ref: TicketRef
+    state: TicketState
+    raw_status: str
+    updated_at: datetime
+    resolution: str | None = None
+    assignee: str | None = None
+    due_date: date | None = None
+    labels: Sequence[str] = ()
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackerEvent:
+    """One thing that happened to a ticket, as every tracker webhook turns into."""
+
+    external_key: str
+    delivery_id: str
+    occurred_at: datetime
+    kind: EventKind
+    state: TicketState | None = None
+    raw_status: str = ""
+    resolution: str | None = None
+    assignee: str | None = None
+    due_date: date | None = None
+    label: str | None = None
+    labels: Sequence[str] = ()
+    comment: str | None = None
+    actor: str | None = None
+
+
+class ConnectorError(Exception):
+    """Base of the only two errors a connector may raise."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class RetryableConnectorError(ConnectorError):
+    """Timeouts, 429s, 5xx and connection failures: the same call may succeed later.
+
+    `retry_after` is the tracker's own word on when to try again, in seconds, when it gave one.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentConnectorError(ConnectorError):
+    """4xx answers that will not change on retry (bad credentials, unknown project, invalid field)."""
+
+
+class Connector(Protocol):
+    kind: ClassVar[TrackerKind]
+
+    def check_credentials(self) -> str:
+        """Call the tracker as the configured identity and return who that is."""
+        ...
+
+    def create_ticket(self, target: Target, spec: TicketSpec) -> TicketRef:
+        """Create one ticket carrying `spec.marker`. Sent once, with library retries off:
+        after any failure the caller looks the marker up before trying again."""
+        ...
+
+    def find_by_marker(self, target: Target, marker: str, created_after: datetime) -> TicketRef | None:
+        """The ticket carrying `marker`, if the tracker can see one yet."""
+        ...
+
+    def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
+        """Apply a partial update to the ticket's content (never its open/closed state)."""
+        ...
+
+    def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
+        """The ticket's current state, assignee, due date and labels."""
+        ...
+
+    def comment(self, ref: TicketRef, text: str) -> None:
+        """Add a comment to the ticket."""
+        ...
+
+    def resolve_ref(self, url_or_key: str) -> TicketRef:
+        """Find an existing ticket from its URL or key (to adopt it instead of creating one)."""
+        ...

@@ -1,0 +1,1 @@
+"""Fake jira server (being written)."""

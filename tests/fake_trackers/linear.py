@@ -1,0 +1,1 @@
+"""Fake linear server (being written)."""
