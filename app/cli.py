@@ -44,6 +44,33 @@ def serve(
 
 
 @app.command()
+def worker(
+    threads: Annotated[
+        int, typer.Option(min=1, max=32, help="Jobs run at once in this process")
+    ] = 1,
+) -> None:
+    """Run sync workers without the API (scale-out on PostgreSQL: run as many as you like)."""
+    import threading
+
+    from app.sync.worker import Worker
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    workers = [Worker(engine, settings, name=None) for _ in range(threads)]
+    runners = [threading.Thread(target=w.run_forever, daemon=True) for w in workers]
+    for runner in runners:
+        runner.start()
+    typer.echo(f"{threads} sync worker thread(s) running; Ctrl-C to stop.")
+    try:
+        for runner in runners:
+            while runner.is_alive():
+                runner.join(timeout=1)
+    except KeyboardInterrupt:
+        for w in workers:
+            w.stop()
+
+
+@app.command()
 def openapi() -> None:
     """Print the API's OpenAPI document (what `make openapi` writes to openapi/openapi.json)."""
     from app.main import create_app

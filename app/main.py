@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,12 +13,15 @@ from app import health
 from app.action_items.routes import router as action_items_router
 from app.body_limit import BodyLimitMiddleware
 from app.conditions.routes import router as conditions_router
+from app.crypto import SecretBox
 from app.db import make_engine
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.integrations.routes import router as integrations_router
 from app.people.routes import people_router, teams_router
 from app.postmortems.routes import router as postmortems_router
 from app.settings import Settings, get_settings
+from app.sync.worker import start_in_background
 from app.timeline.routes import router as timeline_router
 
 API_DESCRIPTION = """\
@@ -61,9 +66,12 @@ ERROR_STATUSES = {
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Followthrough", version="1.0.0", description=API_DESCRIPTION)
+    app = FastAPI(
+        title="Followthrough", version="1.0.0", description=API_DESCRIPTION, lifespan=_lifespan
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings.resolved_database_url())
+    app.state.secret_box = SecretBox(settings.resolved_secret_key())
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     # Added last so it runs first: oversized bodies never reach idempotency bookkeeping.
@@ -76,10 +84,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeline_router,
         conditions_router,
         action_items_router,
+        integrations_router,
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """With the default single-process set-up, the sync worker runs beside the API."""
+    settings: Settings = app.state.settings
+    worker = (
+        start_in_background(app.state.engine, settings)
+        if settings.sync.run_in_api_process
+        else None
+    )
+    yield
+    if worker is not None:
+        worker.stop()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

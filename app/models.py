@@ -4,8 +4,11 @@ from app.action_items.models import ActionItem, ActionItemEvent
 from app.auth.models import ApiToken
 from app.conditions.models import ContributingCondition
 from app.idempotency.models import IdempotencyRecord
+from app.integrations.models import Integration, TeamRoute
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem, PostmortemService, PostmortemTag
+from app.sync.models import OutboxEntry
+from app.tickets.models import TicketLink
 from app.timeline.models import DecisionPoint, TimelineEntry, TimelineEntryRevision
 
 __all__ = [
@@ -15,11 +18,15 @@ __all__ = [
     "ContributingCondition",
     "DecisionPoint",
     "IdempotencyRecord",
+    "Integration",
+    "OutboxEntry",
     "Person",
     "Postmortem",
     "PostmortemService",
     "PostmortemTag",
     "Team",
+    "TeamRoute",
+    "TicketLink",
     "TimelineEntry",
     "TimelineEntryRevision",
 ]

@@ -61,6 +61,19 @@ class CheckPolicy(BaseModel):
     severity_overrides: dict[str, Literal["error", "warning", "info"]] = {}
 
 
+class SyncPolicy(BaseModel):
+    """How the outbox worker paces, retries and gives up."""
+
+    run_in_api_process: bool = True
+    poll_seconds: float = Field(1.0, gt=0)
+    lease_seconds: float = Field(120.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    backoff_base_seconds: float = Field(2.0, gt=0)
+    backoff_cap_seconds: float = Field(900.0, gt=0)
+    # Jira's search index lags: an unconfirmed create waits this long before it is sent again.
+    jira_confirm_window_seconds: float = Field(300.0, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FOLLOWTHROUGH_", env_nested_delimiter="__", extra="ignore"
@@ -71,6 +84,9 @@ class Settings(BaseSettings):
     secret_key: str = ""
     max_body_bytes: int = Field(1_048_576, ge=1024)
     checks: CheckPolicy = CheckPolicy()
+    # Where people reach this service; links in tickets point here.
+    public_url: str = "http://127.0.0.1:8000"
+    sync: SyncPolicy = SyncPolicy()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -30,7 +30,7 @@ from app.auth import service as auth_service
 from app.db import session_scope
 from app.enums import Scope
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, SyncPolicy
 
 # The fake tracker servers' fixtures (fake_github, fake_jira, fake_linear).
 pytest_plugins = ["tests.fake_trackers.github", "tests.fake_trackers.jira", "tests.fake_trackers.linear"]
@@ -120,6 +120,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
         secret_key="test-secret",
+        # Tests drive the worker themselves (or run it as a separate process).
+        sync=SyncPolicy(run_in_api_process=False),
     )
 
 

@@ -40,6 +40,10 @@ class ActionItem(SQLModel, table=True):
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     verified_by: str | None = Field(default=None, max_length=200)
     verification_evidence: str | None = Field(default=None, sa_column=Column(Text))
+    # None until the item is due for a ticket; then "pending" | "synced" | "error".
+    sync_state: str | None = Field(default=None, max_length=10)
+    sync_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_synced_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

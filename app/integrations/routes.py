@@ -1,0 +1,82 @@
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.auth.deps import Admin
+from app.crypto import SecretBox
+from app.db import SessionDep
+from app.integrations import service as integrations_service
+from app.integrations.schemas import (
+    IntegrationCreate,
+    IntegrationList,
+    IntegrationRead,
+    IntegrationTestResult,
+    IntegrationUpdate,
+)
+
+router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
+
+
+def _box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+BoxDep = Annotated[SecretBox, Depends(_box)]
+
+
+@router.post("", status_code=201, response_model=IntegrationRead)
+def create_integration(
+    data: IntegrationCreate, session: SessionDep, _: Admin, box: BoxDep
+) -> IntegrationRead:
+    """Connect a tracker workspace. Credentials and webhook secret are encrypted at rest and never
+    returned; `routes` send teams' action items here."""
+    return integrations_service.to_read(
+        session, integrations_service.create(session, data, box), box
+    )
+
+
+@router.get("", response_model=IntegrationList)
+def list_integrations(session: SessionDep, _: Admin, box: BoxDep) -> IntegrationList:
+    """All integrations (without secrets)."""
+    return IntegrationList(
+        items=[
+            integrations_service.to_read(session, i, box)
+            for i in integrations_service.list_integrations(session)
+        ]
+    )
+
+
+@router.get("/{integration_id}", response_model=IntegrationRead)
+def get_integration(
+    integration_id: UUID, session: SessionDep, _: Admin, box: BoxDep
+) -> IntegrationRead:
+    """One integration (without secrets)."""
+    return integrations_service.to_read(
+        session, integrations_service.get(session, integration_id), box
+    )
+
+
+@router.patch("/{integration_id}", response_model=IntegrationRead)
+def update_integration(
+    integration_id: UUID, data: IntegrationUpdate, session: SessionDep, _: Admin, box: BoxDep
+) -> IntegrationRead:
+    """Change an integration; sending `credentials` replaces them whole, `routes` replaces the routing."""
+    integration = integrations_service.update(session, integration_id, data, box)
+    return integrations_service.to_read(session, integration, box)
+
+
+@router.delete("/{integration_id}", status_code=204)
+def delete_integration(integration_id: UUID, session: SessionDep, _: Admin) -> Response:
+    """Remove an integration that has no linked tickets."""
+    integrations_service.delete_integration(session, integration_id)
+    return Response(status_code=204)
+
+
+@router.post("/{integration_id}/test", response_model=IntegrationTestResult)
+def test_integration(
+    integration_id: UUID, session: SessionDep, _: Admin, box: BoxDep
+) -> IntegrationTestResult:
+    """Call the tracker with the stored credentials and say who they authenticate as, or why not."""
+    return integrations_service.test_connection(session, integration_id, box)

@@ -1,0 +1,137 @@
+import re
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.enums import TrackerKind
+from app.validation import Label, Name, Slug, Url
+
+Project = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+IssueType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+CREDENTIAL_SHAPES: dict[TrackerKind, list[set[str]]] = {
+    TrackerKind.GITHUB: [{"token"}],
+    TrackerKind.JIRA: [{"email", "api_token"}, {"pat"}],
+    TrackerKind.LINEAR: [{"api_key"}, {"oauth_token"}],
+}
+PROJECT_PATTERNS = {
+    TrackerKind.GITHUB: r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+    TrackerKind.JIRA: r"^[A-Z][A-Z0-9_]{0,19}$",
+    TrackerKind.LINEAR: r"^\S+$",
+}
+
+
+class IntegrationOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    timeout_seconds: float = Field(15.0, gt=0, le=120)
+    # Jira: resolutions that mean "won't do" when the status category is done.
+    wont_do_resolutions: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = [
+        "Won't Do",
+        "Won't Fix",
+        "Duplicate",
+        "Cannot Reproduce",
+        "Declined",
+    ]
+    # GitHub: its advice is one write a second; tests turn this down against the fakes.
+    seconds_between_writes: float = Field(1.0, ge=0, le=60)
+    seconds_between_requests: float = Field(0.25, ge=0, le=60)
+
+
+class RouteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team: Slug
+    project: Project | None = None
+    issue_type: IssueType | None = None
+
+
+class RouteRead(BaseModel):
+    team: str
+    project: str | None
+    issue_type: str | None
+
+
+def _check_credentials(kind: TrackerKind, credentials: dict[str, str]) -> None:
+    shapes = CREDENTIAL_SHAPES[kind]
+    if set(credentials) not in shapes:
+        expected = " or ".join("{" + ", ".join(sorted(shape)) + "}" for shape in shapes)
+        raise ValueError(f"credentials for {kind} must be exactly {expected}")
+
+
+class IntegrationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: TrackerKind
+    name: Name
+    base_url: Url | None = Field(None, description="API base URL; omit for the vendor's cloud")
+    credentials: dict[str, Secret] = Field(
+        description="Write-only; encrypted at rest, never returned"
+    )
+    webhook_secret: Secret | None = Field(None, description="Write-only; verifies inbound webhooks")
+    default_project: Project = Field(
+        description="GitHub owner/repo, Jira project key, or Linear team id"
+    )
+    default_issue_type: IssueType | None = None
+    labels: Annotated[list[Label], Field(max_length=20)] = []
+    options: IntegrationOptions = IntegrationOptions()
+    routes: Annotated[list[RouteIn], Field(max_length=500)] = []
+    is_default: bool = Field(False, description="Used for teams that have no route")
+    max_concurrency: int = Field(2, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "IntegrationCreate":
+        _check_credentials(self.kind, self.credentials)
+        if not re.match(PROJECT_PATTERNS[self.kind], self.default_project):
+            raise ValueError(
+                f"default_project {self.default_project!r} is not a valid {self.kind} target"
+            )
+        return self
+
+
+class IntegrationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    base_url: Url | None = None
+    credentials: dict[str, Secret] | None = None
+    webhook_secret: Secret | None = None
+    default_project: Project | None = None
+    default_issue_type: IssueType | None = None
+    labels: Annotated[list[Label], Field(max_length=20)] | None = None
+    options: IntegrationOptions | None = None
+    routes: Annotated[list[RouteIn], Field(max_length=500)] | None = None
+    is_default: bool | None = None
+    max_concurrency: int | None = Field(None, ge=1, le=16)
+
+
+class IntegrationRead(BaseModel):
+    id: UUID
+    kind: TrackerKind
+    name: str
+    base_url: str | None
+    default_project: str
+    default_issue_type: str | None
+    labels: list[str]
+    options: IntegrationOptions
+    routes: list[RouteRead]
+    is_default: bool
+    max_concurrency: int
+    credential_fields: list[str] = Field(
+        description="Which credentials are stored; never their values"
+    )
+    has_webhook_secret: bool
+    webhook_url: str
+    paused_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class IntegrationList(BaseModel):
+    items: list[IntegrationRead]
+
+
+class IntegrationTestResult(BaseModel):
+    ok: bool
+    identity: str | None = None
+    error: str | None = None
+    retryable: bool | None = None
