@@ -1,7 +1,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.action_items import service as action_items_service
 from app.action_items.schemas import (
@@ -10,13 +10,16 @@ from app.action_items.schemas import (
     ActionItemRead,
     ActionItemUpdate,
     CloseRequest,
+    LinkRequest,
     ReopenRequest,
+    SyncReport,
     VerifyRequest,
 )
 from app.auth.deps import Reader, Writer
 from app.concurrency import etag
 from app.db import SessionDep
 from app.enums import ActionItemStatus
+from app.tickets import service as tickets_service
 from app.validation import Limit
 
 router = APIRouter(prefix="/v1/action-items", tags=["action items"])
@@ -112,6 +115,29 @@ def verify_action_item(
     """Mark a closed-as-done item verified, with the evidence that the fix works."""
     item = action_items_service.verify(session, item_id, data, caller)
     return action_items_service.to_read(session, [item])[0]
+
+
+@router.post("/{item_id}/link", response_model=ActionItemRead)
+def link_ticket(
+    item_id: UUID, data: LinkRequest, session: SessionDep, caller: Writer, request: Request
+) -> ActionItemRead:
+    """Adopt an existing ticket (URL or key) as this item's ticket instead of creating one."""
+    item = tickets_service.link_existing(
+        session,
+        item_id,
+        ticket=data.ticket,
+        integration_id=data.integration_id,
+        caller=caller,
+        box=request.app.state.secret_box,
+    )
+    return action_items_service.to_read(session, [item])[0]
+
+
+@router.post("/{item_id}/sync", response_model=SyncReport)
+def sync_action_item(item_id: UUID, session: SessionDep, _: Writer) -> SyncReport:
+    """Retry the item's ticket sync now, including jobs parked after repeated failures."""
+    item, due = tickets_service.request_sync(session, item_id)
+    return SyncReport(action_item_id=item.id, jobs_due_now=due, sync_state="pending")
 
 
 @router.get("/{item_id}/history", response_model=ActionItemHistory)

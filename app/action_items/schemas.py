@@ -69,6 +69,13 @@ class ActionItemRead(BaseModel):
     verified_at: datetime | None
     verified_by: str | None
     verification_evidence: str | None
+    sync_state: Literal["pending", "synced", "error"] | None = Field(
+        description="None until the item needs a ticket"
+    )
+    sync_error: str | None
+    last_synced_at: datetime | None
+    ticket_key: str | None = Field(description='The ticket as its tracker names it, e.g. "OPS-42"')
+    ticket_url: str | None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -101,6 +108,22 @@ class VerifyRequest(BaseModel):
     verified_by: Name | None = Field(
         None, description="Who verified it; defaults to the token's name"
     )
+
+
+class LinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ticket: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ] = Field(description="The ticket's URL or key (acme/api#12, OPS-42, ENG-7)")
+    integration_id: UUID | None = Field(
+        None, description="Defaults to the integration the item routes to"
+    )
+
+
+class SyncReport(BaseModel):
+    action_item_id: UUID
+    jobs_due_now: int
+    sync_state: Literal["pending", "synced", "error"] | None
 
 
 class ActionItemEventRead(BaseModel):

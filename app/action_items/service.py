@@ -29,6 +29,8 @@ from app.pagination import paginate
 from app.people.models import Person, Team
 from app.people.service import person_by_handle, team_by_slug
 from app.postmortems.models import Postmortem
+from app.sync import outbox
+from app.tickets.models import TicketLink
 
 CONTENT_FIELDS = (
     "title",
@@ -42,6 +44,12 @@ CONTENT_FIELDS = (
     "committed",
     "tracker",
     "tracker_project",
+)
+
+
+# What a ticket shows: a change to any of these is pushed to the tracker.
+TICKET_FIELDS = frozenset(
+    {"title", "description", "definition_of_done", "verification", "due_date", "owner", "priority"}
 )
 
 
@@ -130,6 +138,8 @@ def create(
     session.add(item)
     session.flush()
     record(session, item, source="api", actor=caller.actor, kind="created", to_status=item.status)
+    if item.status == ActionItemStatus.OPEN:
+        outbox.enqueue(session, outbox.CREATE, action_item_id=item.id)
     return item
 
 
@@ -170,6 +180,13 @@ def update(
     session.add(item)
     record(session, item, source="api", actor=caller.actor, kind="edited", changes=changes)
     session.flush()
+    if item.committed and item.status != ActionItemStatus.DRAFT:
+        # A newly committed item needs its ticket; an existing ticket follows the content.
+        synced = set(changes) & TICKET_FIELDS
+        if "committed" in changes:
+            outbox.enqueue(session, outbox.CREATE, action_item_id=item.id)
+        elif synced:
+            outbox.enqueue(session, outbox.UPDATE, action_item_id=item.id)
     _refresh_postmortem(session, item.postmortem_id)
     return item
 
@@ -226,6 +243,9 @@ def open_for_publish(session: Session, postmortem_id: UUID, caller: Caller) -> N
         item.version += 1
         item.updated_at = utcnow()
         session.add(item)
+        session.flush()
+        # Same transaction as the state change: publishing and its tickets commit together.
+        outbox.enqueue(session, outbox.CREATE, action_item_id=item.id)
     session.flush()
 
 
@@ -394,6 +414,14 @@ def to_read(session: Session, items: list[ActionItem]) -> list[ActionItemRead]:
         slugs = dict(
             session.exec(select(Team.id, Team.slug).where(col(Team.id).in_(team_ids))).all()
         )
+    links = {}
+    if items:
+        links = {
+            link.action_item_id: link
+            for link in session.exec(
+                select(TicketLink).where(col(TicketLink.action_item_id).in_([i.id for i in items]))
+            )
+        }
     on = today()
     reads = []
     for item in items:
@@ -410,6 +438,8 @@ def to_read(session: Session, items: list[ActionItem]) -> list[ActionItemRead]:
                     "owner": owner,
                     "owner_kind": kind,
                     "overdue": is_overdue(item, on),
+                    "ticket_key": links[item.id].external_key if item.id in links else None,
+                    "ticket_url": links[item.id].url if item.id in links else None,
                 }
             )
         )

@@ -16,6 +16,7 @@ from app.errors import Conflict, InvalidInput, field_error
 from app.integrations import service as integrations_service
 from app.integrations.models import Integration
 from app.postmortems.models import Postmortem
+from app.sync import outbox
 from app.sync.models import OutboxEntry
 from app.tickets.models import TicketLink
 from connectors.base import ConnectorError
@@ -133,3 +134,20 @@ def _integration(session: Session, item: ActionItem, integration_id: UUID | None
             errors=[field_error("body.integration_id", "required when no route applies")],
         )
     return route.integration
+
+
+def request_sync(session: Session, item_id: UUID) -> tuple[ActionItem, int]:
+    """Retry now: parked or waiting jobs become due at once; with none, queue what the item needs."""
+    item = action_items_service.get(session, item_id, for_update=True)
+    if not item.committed or item.status == "draft":
+        raise Conflict("Only committed items of a published postmortem have tickets to sync")
+    due = outbox.retry_now(session, item.id)
+    if due == 0:
+        link = session.exec(select(TicketLink).where(TicketLink.action_item_id == item.id)).first()
+        operation = outbox.UPDATE if link is not None and link.external_key else outbox.CREATE
+        outbox.enqueue(session, operation, action_item_id=item.id)
+        due = 1
+    item.sync_state = "pending"
+    session.add(item)
+    session.flush()
+    return item, due
