@@ -11,7 +11,6 @@ from fastapi.openapi.utils import get_openapi
 
 from app import health
 from app.action_items.routes import router as action_items_router
-from app.body_limit import BodyLimitMiddleware
 from app.conditions.routes import router as conditions_router
 from app.crypto import SecretBox
 from app.db import make_engine
@@ -20,6 +19,7 @@ from app.idempotency.middleware import IdempotencyMiddleware
 from app.integrations.routes import router as integrations_router
 from app.people.routes import people_router, teams_router
 from app.postmortems.routes import router as postmortems_router
+from app.request_guard import RequestGuardMiddleware
 from app.settings import Settings, get_settings
 from app.sync.worker import start_in_background
 from app.timeline.routes import router as timeline_router
@@ -74,8 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret_box = SecretBox(settings.resolved_secret_key())
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
-    # Added last so it runs first: oversized bodies never reach idempotency bookkeeping.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added last so it runs first: refused requests never reach idempotency bookkeeping.
+    app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
     for router in (
         health.router,
         teams_router,

@@ -35,6 +35,9 @@ class ItemSnapshot:
     due_date: date | None
     chain_level: str | None
     committed: bool
+    # The tracker the item's ticket goes to, and whether its owner has an account there.
+    tracker: str | None = None
+    owner_has_tracker_account: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,22 @@ def verification_present(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Find
             )
 
 
+def _word_forms(word: str) -> str:
+    """A phrase word and its inflections: investigate -> investigating, try -> tried."""
+    if len(word) > 4 and word.endswith("e"):
+        return re.escape(word[:-1]) + "(?:e|ing|ion|ation)"
+    if len(word) > 2 and word.endswith("y"):
+        return re.escape(word[:-1]) + "(?:y|i)"
+    return re.escape(word)
+
+
 def _phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
-    cleaned = [re.escape(ph.strip().lower()) for ph in phrases if ph.strip()]
+    # Every word may inflect ("looking into"); the match is a prefix, so suffixes are covered.
+    cleaned = [
+        r"\w*\s+".join(_word_forms(word) for word in ph.lower().split())
+        for ph in phrases
+        if ph.strip()
+    ]
     if not cleaned:
         return None
     return re.compile(
@@ -220,8 +237,10 @@ _BLAME_VERBS = (
     r"should have|shouldn't have|should not have|forgot|failed to|didn't|did not|neglected|"
     r"missed|mistakenly|carelessly|ignored|will be more|must be more|needs to be more|has to be more"
 )
+# A lookahead, so that every word is tried as the name: a consuming match starting at an
+# earlier word ("the freeze Alice forgot") would swallow the real name.
 _NAME_THEN_BLAME = re.compile(
-    r"\b(?P<name>[A-Za-z][\w.'-]*)\s+(?:\w+\s+){0,2}?(?P<verb>" + _BLAME_VERBS + r")\b",
+    r"\b(?=(?P<name>[A-Za-z][\w.'-]*)\s+(?:\w+\s+){0,2}?(?P<verb>" + _BLAME_VERBS + r")\b)",
     re.IGNORECASE,
 )
 
@@ -359,6 +378,19 @@ def chain_level_missing(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Findi
                 "info",
                 _item_path(item, "chain_level"),
                 f"'{item.title}' has no chain level (L1 strategy .. L5 operation)",
+            )
+
+
+@rule("owner-tracker-account")
+def owner_tracker_account(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
+    for item in _committed(s):
+        if item.owner_kind == "person" and item.tracker and item.owner_has_tracker_account is False:
+            yield Finding(
+                "owner-tracker-account",
+                "warning",
+                _item_path(item, "owner"),
+                f"{item.owner} has no {item.tracker} account id, so the ticket for '{item.title}' will "
+                f"have no assignee; add it under tracker_accounts.{item.tracker} (PATCH /v1/people/{{id}})",
             )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.action_items import service as action_items_service
 from app.checks.rules import ConditionSnapshot, ItemSnapshot, PostmortemSnapshot, run_rules
 from app.conditions import service as conditions_service
+from app.integrations import service as integrations_service
 from app.people.models import Person
 from app.postmortems.models import Postmortem
 from app.postmortems.schemas import CheckReport, Finding
@@ -57,6 +58,26 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
             select(DecisionPoint.responder).where(DecisionPoint.postmortem_id == postmortem.id)
         )
     )
+    trackers = {
+        item.id: route.integration.kind
+        for item in items
+        if item.committed
+        and (
+            route := integrations_service.route_for(
+                session,
+                team_id=postmortem.team_id,
+                tracker=item.tracker,
+                project=item.tracker_project,
+            )
+        )
+    }
+    owners = {item.owner for item in items if item.owner_kind == "person" and item.owner}
+    accounts = {
+        handle: dict(tracker_accounts or {})
+        for handle, tracker_accounts in session.exec(
+            select(Person.handle, Person.tracker_accounts).where(col(Person.handle).in_(owners))
+        )
+    }
     return PostmortemSnapshot(
         severity=postmortem.severity,
         resolved_at=postmortem.resolved_at,
@@ -74,6 +95,10 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
                 due_date=item.due_date,
                 chain_level=item.chain_level.value if item.chain_level else None,
                 committed=item.committed,
+                tracker=trackers.get(item.id),
+                owner_has_tracker_account=_has_account(
+                    accounts.get(item.owner), trackers.get(item.id)
+                ),
             )
             for index, item in enumerate(items)
         ],
@@ -85,6 +110,12 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
         person_names=_person_names(session) | _name_tokens(responders),
         now=datetime.now(UTC),
     )
+
+
+def _has_account(accounts: dict[str, str] | None, tracker: str | None) -> bool | None:
+    if accounts is None or tracker is None:
+        return None
+    return bool(accounts.get(tracker))
 
 
 def run(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> CheckReport:
