@@ -22,8 +22,12 @@ CONTRACTS = Path(__file__).resolve().parents[3] / "shared" / "contracts"
 def contracts_dir() -> Path:
     if not CONTRACTS.is_dir():
         if os.environ.get("CI"):
-            pytest.fail(f"vendor contracts missing at {CONTRACTS}; CI must run with ../shared beside the repo")
-        pytest.skip(f"vendor contracts not found at {CONTRACTS} (../shared is not beside this clone)")
+            pytest.fail(
+                f"vendor contracts missing at {CONTRACTS}; CI must run with ../shared beside the repo"
+            )
+        pytest.skip(
+            f"vendor contracts not found at {CONTRACTS} (../shared is not beside this clone)"
+        )
     return CONTRACTS
 
 
@@ -63,9 +67,15 @@ class OpenAPIContract:
         from werkzeug.datastructures import Headers, ImmutableMultiDict
 
         parts = urlsplit(url)
-        query = ImmutableMultiDict([(k, v) for k, values in parse_qs(parts.query).items() for v in values])
-        parameters = RequestParameters(query=query, header=Headers(list(headers.items())), cookie=ImmutableMultiDict())
-        content_type = headers.get("content-type", headers.get("Content-Type", "application/json")).split(";")[0]
+        query = ImmutableMultiDict(
+            [(k, v) for k, values in parse_qs(parts.query).items() for v in values]
+        )
+        parameters = RequestParameters(
+            query=query, header=Headers(list(headers.items())), cookie=ImmutableMultiDict()
+        )
+        content_type = headers.get(
+            "content-type", headers.get("Content-Type", "application/json")
+        ).split(";")[0]
         request = _Request(
             host_url=self.base_url,
             path=parts.path,

@@ -89,7 +89,7 @@ class FakeTrackerServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _serve(self) -> None:
@@ -117,12 +117,14 @@ class FakeTrackerServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -157,7 +159,9 @@ class FakeTrackerServer:
             if problems:
                 with self.lock:
                     self.violations.extend(problems)
-                return Reply(400, {"message": "request breaks the vendor contract", "errors": problems}), False
+                return Reply(
+                    400, {"message": "request breaks the vendor contract", "errors": problems}
+                ), False
         fault = self._take_fault(request)
         if fault is not None and fault.kind == "status":
             return Reply(fault.status, fault.body, dict(fault.headers)), False

@@ -1,0 +1,243 @@
+"""Jira Cloud connector: REST v3 through the `jira` library (pycontribs), library retries off.
+
+Every call goes out once. The library's `ResilientSession` would otherwise resend any request,
+POST included, on 429, on 503 with Retry-After and on connection errors, sleeping up to a
+minute in between; with `max_retries=0` it sends exactly once and sleeps never. Retrying is the
+sync engine's job, and a resent create is how duplicate issues are made.
+
+The client wraps one `requests.Session`, whose thread safety is not promised: use one connector
+per worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar, cast
+
+import requests
+from jira import JIRA, JIRAError
+
+from connectors.base import (
+    ConnectorConfig,
+    ConnectorError,
+    PermanentConnectorError,
+    RetryableConnectorError,
+    Target,
+    TicketChanges,
+    TicketRef,
+    TicketSnapshot,
+    TicketSpec,
+    TicketState,
+    TrackerKind,
+)
+from connectors.jira import mapping
+
+log = logging.getLogger(__name__)
+
+_SNAPSHOT_FIELDS = "status,resolution,assignee,duedate,labels,updated"
+# More than one issue per marker only happens after a lost create answer was retried too early.
+_MARKER_SEARCH_LIMIT = 10
+
+
+def _auth(credentials: Mapping[str, str]) -> dict[str, Any]:
+    """Cloud: email + API token as basic auth. Data Center PATs and OAuth 2.0 (3LO) access
+    tokens (with base_url https://api.atlassian.com/ex/jira/<cloudId>) go as a Bearer token."""
+    if credentials.get("email") and credentials.get("api_token"):
+        return {"basic_auth": (credentials["email"], credentials["api_token"])}
+    if credentials.get("pat"):
+        return {"token_auth": credentials["pat"]}
+    raise PermanentConnectorError(
+        "Jira credentials need either 'email' and 'api_token' (Cloud) or 'pat' (bearer token)"
+    )
+
+
+class JiraConnector:
+    """Creates and follows Jira Cloud issues.
+
+    Options (`ConnectorConfig.options`):
+    - `wont_do_resolutions`: resolution names that make a done issue "won't do"
+      (default: Won't Do, Won't Fix, Duplicate, Cannot Reproduce, Declined);
+    - `site_url`: the site people browse, when `base_url` is the OAuth gateway
+      (`https://api.atlassian.com/ex/jira/<cloudId>`); defaults to `base_url`;
+    - `priority_names`: our priority -> Jira priority name; priorities not listed are not sent.
+    """
+
+    kind: ClassVar[TrackerKind] = TrackerKind.JIRA
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        if not config.base_url:
+            raise PermanentConnectorError("Jira needs base_url, e.g. https://<site>.atlassian.net")
+        server = config.base_url.rstrip("/")
+        options = config.options
+        self._site_url = str(options.get("site_url") or server).rstrip("/")
+        wont_do = options.get("wont_do_resolutions")
+        if wont_do is None:
+            wont_do = mapping.DEFAULT_WONT_DO_RESOLUTIONS
+        self._wont_do = mapping.normalised_names([wont_do] if isinstance(wont_do, str) else wont_do)
+        self._priority_names: dict[str, str] = dict(options.get("priority_names") or {})
+        self._client = JIRA(
+            server=server,
+            # v3 speaks Atlassian Document Format; v2 (the library's default) wiki markup.
+            options={"rest_api_version": "3"},
+            # The library's default is no timeout at all.
+            timeout=config.timeout,
+            # Otherwise the constructor itself calls GET /serverInfo.
+            get_server_info=False,
+            max_retries=0,
+            **_auth(config.credentials),
+        )
+        # Without GET /serverInfo the library does not know it talks to Cloud, and its
+        # @cloud_api methods (enhanced_search_issues among them) then return None with only a
+        # log line. This connector speaks REST v3 and ADF, which only Cloud serves.
+        self._client.deploymentType = "Cloud"
+
+    # -- the Connector protocol ----------------------------------------------------------------
+
+    def check_credentials(self) -> str:
+        """GET /myself as the configured identity; returns its accountId."""
+        with self._calls("check credentials"):
+            return mapping.account_name(self._client.myself())
+
+    def create_ticket(self, target: Target, spec: TicketSpec) -> TicketRef:
+        """One POST /issue carrying the ADF description, the marker label and the marker
+        property. Any failure may hide a created issue: the caller looks the marker up."""
+        body = mapping.create_body(target.project, target.issue_type, spec, self._priority_names)
+        with self._calls(f"create issue in {target.project}"):
+            answer = self._post_json("issue", body)
+        try:
+            return mapping.ref_from_issue(answer, self._site_url)
+        except mapping.UnexpectedAnswerError as exc:
+            # The issue may exist all the same; let the caller find it by its marker.
+            raise RetryableConnectorError(f"Jira create issue in {target.project}: {exc}") from exc
+
+    def find_by_marker(
+        self, target: Target, marker: str, created_after: datetime
+    ) -> TicketRef | None:
+        """JQL on the marker label (JQL cannot see issue properties without an app that indexes
+        them). `created_after` is not sent: the label is unique, and JQL compares dates in the
+        account's time zone, which would only add a way to miss the issue.
+
+        /search/jql is eventually consistent, so a fresh issue can be missing for a while;
+        the caller keeps asking before it creates again. If several issues carry the marker,
+        the oldest is returned and the rest are logged."""
+        label = mapping.marker_label(marker)
+        with self._calls("search by marker"):
+            # fields=[] keeps the library from calling GET /field to translate field names
+            # (not an endpoint we use); the search then answers issue ids only.
+            found = self._client.enhanced_search_issues(
+                mapping.marker_jql(label),
+                fields=[],
+                maxResults=_MARKER_SEARCH_LIMIT,
+                json_result=True,
+            )
+            if not isinstance(found, dict):
+                raise mapping.UnexpectedAnswerError(f"search answered {found!r:.200}")
+            ids = sorted(
+                (str(issue["id"]) for issue in found.get("issues") or [] if "id" in issue),
+                key=lambda issue_id: (len(issue_id), issue_id),  # numeric order
+            )
+            if not ids:
+                return None
+            if len(ids) > 1:
+                log.warning(
+                    "Jira issues %s all carry marker label %s; using the oldest", ids, label
+                )
+            issue = self._client.issue(ids[0], fields="labels")
+            return mapping.ref_from_issue(issue.raw, self._site_url)
+
+    def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
+        """PUT the changed summary/description/assignee/duedate/labels; marker labels stay."""
+        if not mapping.has_changes(changes):
+            return
+        with self._calls(f"update {ref.external_key}"):
+            issue = self._client.issue(self._issue_id(ref), fields="labels")
+            current = (issue.raw.get("fields") or {}).get("labels") or []
+            issue.update(fields=mapping.edit_fields(changes, current))
+
+    def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
+        """Status category decides open/in progress/closed; the resolution decides done vs
+        won't do. A done issue without a resolution counts as done (and is logged)."""
+        with self._calls(f"fetch {ref.external_key}"):
+            issue = self._client.issue(self._issue_id(ref), fields=_SNAPSHOT_FIELDS)
+            snapshot = mapping.snapshot(issue.raw, self._site_url, self._wont_do)
+        if snapshot.state is TicketState.DONE and snapshot.resolution is None:
+            log.warning(
+                "Jira issue %s is in done status %r without a resolution; counting it as done",
+                snapshot.ref.external_key,
+                snapshot.raw_status,
+            )
+        return snapshot
+
+    def comment(self, ref: TicketRef, text: str) -> None:
+        """Add a comment; the body goes as an ADF document, as Jira Cloud v3 requires."""
+        with self._calls(f"comment on {ref.external_key}"):
+            # The library types `body` as str but sends whatever it gets as JSON
+            # (pycontribs/jira#1841); v3 needs the ADF object here.
+            self._client.add_comment(self._issue_id(ref), cast(Any, mapping.text_document(text)))
+
+    def resolve_ref(self, url_or_key: str) -> TicketRef:
+        """ "OPS-42" or "https://<site>/browse/OPS-42", confirmed with a GET (which also follows
+        a moved issue to its current key)."""
+        try:
+            key = mapping.parse_ref(url_or_key, self._site_url)
+        except ValueError as exc:
+            raise PermanentConnectorError(str(exc)) from exc
+        with self._calls(f"resolve {key}"):
+            issue = self._client.issue(key, fields="summary")
+            return mapping.ref_from_issue(issue.raw, self._site_url)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _issue_id(ref: TicketRef) -> str:
+        # The id survives a move to another project; the key does not.
+        return ref.external_id or ref.external_key
+
+    def _post_json(self, path: str, body: Mapping[str, Any]) -> Any:
+        """POST through the library's own session (same auth, timeout and retry settings).
+
+        JIRA.create_issue() cannot send `properties` (it wraps only `fields`), would resolve
+        a project key and issue type name with extra GETs first, and re-reads the issue after.
+        """
+        url = self._client._get_url(path)
+        return self._client._session.post(url, data=json.dumps(body)).json()
+
+    @contextmanager
+    def _calls(self, action: str) -> Iterator[None]:
+        """Turn everything the library and requests raise into the two connector errors."""
+        try:
+            yield
+        except JIRAError as exc:
+            raise _from_jira_error(action, exc) from exc
+        except requests.exceptions.JSONDecodeError as exc:
+            # A 2xx that is not JSON: a proxy or maintenance page, not Jira's final word.
+            raise RetryableConnectorError(f"Jira {action}: unreadable answer: {exc}") from exc
+        except (
+            requests.Timeout,
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            raise RetryableConnectorError(f"Jira {action}: {type(exc).__name__}: {exc}") from exc
+        except requests.RequestException as exc:
+            # Invalid URL, schema, redirect loop: configuration, not weather.
+            raise PermanentConnectorError(f"Jira {action}: {type(exc).__name__}: {exc}") from exc
+        except mapping.UnexpectedAnswerError as exc:
+            raise PermanentConnectorError(f"Jira {action}: {exc}") from exc
+
+
+def _from_jira_error(action: str, exc: JIRAError) -> ConnectorError:
+    status = exc.status_code
+    response = exc.response
+    if status is None:
+        return RetryableConnectorError(f"Jira {action}: no HTTP answer: {exc.text}")
+    detail = exc.text or (response.reason if response is not None else "") or ""
+    message = f"Jira {action}: HTTP {status} {detail}".rstrip()
+    if mapping.is_retryable_status(status):
+        headers: Mapping[str, str] = response.headers if response is not None else {}
+        retry_after = mapping.retry_after_seconds(headers, datetime.now(UTC))
+        return RetryableConnectorError(message, status=status, retry_after=retry_after)
+    return PermanentConnectorError(message, status=status)
