@@ -1,26 +1,23 @@
-"""Which connector class serves which tracker kind: a plain dict, filled in by each package."""
+"""Which connector class serves which tracker kind: a plain dict from kind to class path.
+
+Each connector is imported only when an integration of its kind is used, so a deployment that
+talks to one tracker never loads the other trackers' client libraries.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import cast
 
 from connectors.base import Connector, ConnectorConfig, TrackerKind
 
-ConnectorFactory = Callable[[ConnectorConfig], Connector]
-
-
-def factories() -> dict[TrackerKind, ConnectorFactory]:
-    # Imported here so that importing the registry stays cheap and cycle-free.
-    from connectors.github.connector import GitHubConnector
-    from connectors.jira.connector import JiraConnector
-    from connectors.linear.connector import LinearConnector
-
-    return {
-        TrackerKind.GITHUB: GitHubConnector,
-        TrackerKind.JIRA: JiraConnector,
-        TrackerKind.LINEAR: LinearConnector,
-    }
+CONNECTORS: dict[TrackerKind, str] = {
+    TrackerKind.GITHUB: "connectors.github.connector:GitHubConnector",
+    TrackerKind.JIRA: "connectors.jira.connector:JiraConnector",
+    TrackerKind.LINEAR: "connectors.linear.connector:LinearConnector",
+}
 
 
 def build(kind: TrackerKind, config: ConnectorConfig) -> Connector:
-    return factories()[kind](config)
+    module, _, name = CONNECTORS[kind].partition(":")
+    return cast(Connector, getattr(importlib.import_module(module), name)(config))

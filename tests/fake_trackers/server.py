@@ -51,7 +51,9 @@ class Fault:
 
     kind: "status" answers `status` with `headers` and `body` without touching state;
     "slow" sleeps `delay` seconds, then answers normally; "drop" handles the request (so a
-    create really happens) and then closes the connection without answering.
+    create really happens) and then closes the connection without answering; "delay_reply"
+    handles the request, then waits `delay` seconds before answering (a window in which the
+    ticket exists but the caller does not know it yet).
     """
 
     kind: str
@@ -169,6 +171,8 @@ class FakeTrackerServer:
             time.sleep(fault.delay)
         with self.lock:
             reply = self.handle(request)
+        if fault is not None and fault.kind == "delay_reply":
+            time.sleep(fault.delay)
         return reply, fault is not None and fault.kind == "drop"
 
     def handle(self, request: Request) -> Reply:
