@@ -59,9 +59,12 @@ def selected_backends(config: pytest.Config) -> list[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize(
-            "backend", selected_backends(metafunc.config), indirect=True, scope="session"
-        )
+        backends = selected_backends(metafunc.config)
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            # A test that only makes sense on some databases is not generated for the others.
+            backends = [b for b in backends if b in only.args]
+        metafunc.parametrize("backend", backends, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

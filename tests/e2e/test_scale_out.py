@@ -24,15 +24,13 @@ from tests.fake_trackers.jira import API_TOKEN, FakeJira
 ITEMS = 200
 
 
+@pytest.mark.backends("postgresql")
 def test_two_workers_on_postgresql_make_exactly_one_ticket_per_item(
-    backend: str,
     settings: Settings,
     engine: Engine,
     make_token: Callable[..., str],
     fake_jira: FakeJira,
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("scale-out with several worker processes is a PostgreSQL set-up")
     # Postmortems with 100 committed items each need a policy that allows it.
     roomy = settings.model_copy(update={"checks": CheckPolicy(max_committed_items=ITEMS)})
     with TestClient(
