@@ -21,7 +21,7 @@ from app.enums import ActionItemStatus, PostmortemStatus
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.pagination import paginate
 from app.people.models import Team
-from app.people.service import resolve_team, team_slugs
+from app.people.service import flush_unique, resolve_team, team_slugs
 from app.postmortems.models import Postmortem, PostmortemService, PostmortemTag
 from app.postmortems.schemas import (
     INCIDENT_TIMES,
@@ -80,7 +80,11 @@ def create(session: Session, data: PostmortemCreate, caller: Caller) -> Postmort
         created_by=caller.actor,
     )
     session.add(postmortem)
-    session.flush()
+    # Two creates for one incident can both pass the check above; the unique index decides.
+    flush_unique(
+        session,
+        f"Incident {data.incident_ref!r} already has a postmortem; one postmortem per incident",
+    )
     _set_names(session, postmortem.id, PostmortemService, data.services)
     _set_names(session, postmortem.id, PostmortemTag, data.tags)
     for entry in data.timeline:
@@ -167,7 +171,10 @@ def update(
         if postmortem.status not in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW):
             raise Conflict(f"A {postmortem.status} postmortem cannot go back to {data.status}")
         postmortem.status = data.status
-    touch(session, postmortem)
+    postmortem.version += 1
+    postmortem.updated_at = utcnow()
+    session.add(postmortem)
+    flush_unique(session, f"Incident {postmortem.incident_ref!r} already has a postmortem")
     return postmortem
 
 
