@@ -33,7 +33,11 @@ from app.main import create_app
 from app.settings import Settings, SyncPolicy
 
 # The fake tracker servers' fixtures (fake_github, fake_jira, fake_linear).
-pytest_plugins = ["tests.fake_trackers.github", "tests.fake_trackers.jira", "tests.fake_trackers.linear"]
+pytest_plugins = [
+    "tests.fake_trackers.github",
+    "tests.fake_trackers.jira",
+    "tests.fake_trackers.linear",
+]
 
 PG_ADMIN_DSN = os.environ.get(
     "FOLLOWTHROUGH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -48,16 +48,22 @@ def test_credentials_are_never_returned(client: TestClient) -> None:
 def test_credentials_are_encrypted_at_rest(client: TestClient, engine: Engine) -> None:
     client.post("/v1/integrations", json=github_integration())
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT credentials_sealed, webhook_secret_sealed FROM integration")).one()
+        row = conn.execute(
+            text("SELECT credentials_sealed, webhook_secret_sealed FROM integration")
+        ).one()
     stored = " ".join(str(value) for value in row)
     assert GITHUB_TOKEN not in stored
     assert "hook-secret-never-shown" not in stored
 
 
-def test_credentials_never_reach_the_logs(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+def test_credentials_never_reach_the_logs(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     created = client.post("/v1/integrations", json=github_integration()).json()
-    client.patch(f"/v1/integrations/{created['id']}", json={"credentials": {"token": GITHUB_TOKEN + "2"}})
+    client.patch(
+        f"/v1/integrations/{created['id']}", json={"credentials": {"token": GITHUB_TOKEN + "2"}}
+    )
     client.post(f"/v1/integrations/{created['id']}/test")
     assert GITHUB_TOKEN not in caplog.text
 
@@ -75,7 +81,12 @@ def test_credentials_never_reach_the_logs(client: TestClient, caplog: pytest.Log
 def test_each_tracker_takes_its_credential_shapes(
     client: TestClient, kind: str, credentials: dict[str, str], project: str
 ) -> None:
-    body = {"kind": kind, "name": f"{kind}-x", "credentials": credentials, "default_project": project}
+    body = {
+        "kind": kind,
+        "name": f"{kind}-x",
+        "credentials": credentials,
+        "default_project": project,
+    }
     response = client.post("/v1/integrations", json=body)
     assert response.status_code == 201, response.text
     assert response.json()["credential_fields"] == sorted(credentials)
@@ -87,7 +98,10 @@ def test_each_tracker_takes_its_credential_shapes(
         ({"credentials": {"password": "x"}}, "credentials"),
         ({"kind": "jira", "credentials": {"email": "a@b.c"}}, "credentials"),
         ({"default_project": "not a repo"}, "default_project"),
-        ({"kind": "jira", "credentials": {"pat": "x"}, "default_project": "ops"}, "default_project"),
+        (
+            {"kind": "jira", "credentials": {"pat": "x"}, "default_project": "ops"},
+            "default_project",
+        ),
         ({"kind": "gitlab"}, "body.kind"),
         ({"base_url": "ftp://x"}, "body.base_url"),
         ({"max_concurrency": 0}, "body.max_concurrency"),
@@ -113,7 +127,9 @@ def test_routes_send_teams_to_one_integration(client: TestClient) -> None:
     make_team(client, "search")
     first = client.post(
         "/v1/integrations",
-        json=github_integration(routes=[{"team": "payments"}, {"team": "search", "project": "acme/search"}]),
+        json=github_integration(
+            routes=[{"team": "payments"}, {"team": "search", "project": "acme/search"}]
+        ),
     ).json()
     assert [(r["team"], r["project"]) for r in first["routes"]] == [
         ("payments", None),
@@ -131,7 +147,9 @@ def test_routes_send_teams_to_one_integration(client: TestClient) -> None:
     ).json()
     assert [r["team"] for r in second["routes"]] == ["search"]
     # A team routes to one place: moving it to Jira took it from GitHub.
-    assert [r["team"] for r in client.get(f"/v1/integrations/{first['id']}").json()["routes"]] == ["payments"]
+    assert [r["team"] for r in client.get(f"/v1/integrations/{first['id']}").json()["routes"]] == [
+        "payments"
+    ]
 
 
 def test_route_to_unknown_team_is_refused_whole(client: TestClient) -> None:
@@ -150,10 +168,13 @@ def test_only_one_default_integration(client: TestClient) -> None:
 
 def test_patch_replaces_credentials_and_keeps_them_hidden(client: TestClient) -> None:
     created = client.post("/v1/integrations", json=github_integration()).json()
-    response = client.patch(f"/v1/integrations/{created['id']}", json={"credentials": {"api_key": "x"}})
+    response = client.patch(
+        f"/v1/integrations/{created['id']}", json={"credentials": {"api_key": "x"}}
+    )
     assert response.status_code == 422
     response = client.patch(
-        f"/v1/integrations/{created['id']}", json={"credentials": {"token": "new"}, "labels": ["pm"]}
+        f"/v1/integrations/{created['id']}",
+        json={"credentials": {"token": "new"}, "labels": ["pm"]},
     )
     assert response.status_code == 200
     assert response.json()["labels"] == ["pm"]
