@@ -181,3 +181,33 @@ class Connector(Protocol):
     def resolve_ref(self, url_or_key: str) -> TicketRef:
         """Find an existing ticket from its URL or key (to adopt it instead of creating one)."""
         ...
+
+
+class MalformedPayload(ValueError):
+    """A webhook body that is not what the vendor sends (bad JSON, missing fields)."""
+
+
+class WebhookParser(Protocol):
+    """What each `connectors/<kind>/webhooks.py` module provides, as plain functions.
+
+    Parsing lives here, state changes in the service: a parser turns a vendor delivery into
+    neutral `TrackerEvent`s and never touches the database.
+    """
+
+    def verify_signature(
+        self, headers: Mapping[str, str], body: bytes, secret: str | None, now: datetime
+    ) -> bool:
+        """True when the delivery is signed with `secret` (constant-time compare, raw bytes,
+        freshness window where the vendor sends a timestamp). Header names are lower-case."""
+        ...
+
+    def delivery_id(self, headers: Mapping[str, str], body: bytes) -> str:
+        """The vendor's delivery id (stable across redeliveries), else a hash of the body."""
+        ...
+
+    def parse_events(
+        self, headers: Mapping[str, str], body: bytes, options: Mapping[str, Any]
+    ) -> list[TrackerEvent]:
+        """The events in a delivery; [] for event types the service does not use.
+        Raises MalformedPayload for a body that cannot be read."""
+        ...

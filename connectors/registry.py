@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import cast
 
-from connectors.base import Connector, ConnectorConfig, TrackerKind
+from connectors.base import Connector, ConnectorConfig, TrackerKind, WebhookParser
 
 CONNECTORS: dict[TrackerKind, str] = {
     TrackerKind.GITHUB: "connectors.github.connector:GitHubConnector",
@@ -21,3 +21,14 @@ CONNECTORS: dict[TrackerKind, str] = {
 def build(kind: TrackerKind, config: ConnectorConfig) -> Connector:
     module, _, name = CONNECTORS[kind].partition(":")
     return cast(Connector, getattr(importlib.import_module(module), name)(config))
+
+
+WEBHOOK_PARSERS: dict[TrackerKind, str] = {
+    TrackerKind.GITHUB: "connectors.github.webhooks",
+    TrackerKind.JIRA: "connectors.jira.webhooks",
+    TrackerKind.LINEAR: "connectors.linear.webhooks",
+}
+
+
+def webhook_parser(kind: TrackerKind) -> WebhookParser:
+    return cast(WebhookParser, importlib.import_module(WEBHOOK_PARSERS[kind]))
