@@ -23,6 +23,7 @@ from app.request_guard import RequestGuardMiddleware
 from app.settings import Settings, get_settings
 from app.sync.worker import start_in_background
 from app.timeline.routes import router as timeline_router
+from app.webhooks.routes import router as webhooks_router
 
 API_DESCRIPTION = """\
 Postmortems as the record of truth; action items checked, ticketed, closed and verified.
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conditions_router,
         action_items_router,
         integrations_router,
+        webhooks_router,
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ from app.postmortems.models import Postmortem, PostmortemService, PostmortemTag
 from app.sync.models import OutboxEntry
 from app.tickets.models import TicketLink
 from app.timeline.models import DecisionPoint, TimelineEntry, TimelineEntryRevision
+from app.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ActionItem",
@@ -29,4 +30,5 @@ __all__ = [
     "TicketLink",
     "TimelineEntry",
     "TimelineEntryRevision",
+    "WebhookDelivery",
 ]

@@ -97,7 +97,7 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
                 committed=item.committed,
                 tracker=trackers.get(item.id),
                 owner_has_tracker_account=_has_account(
-                    accounts.get(item.owner), trackers.get(item.id)
+                    accounts.get(item.owner or ""), trackers.get(item.id)
                 ),
             )
             for index, item in enumerate(items)

@@ -38,6 +38,19 @@ class IntegrationOptions(BaseModel):
     # GitHub: its advice is one write a second; tests turn this down against the fakes.
     seconds_between_writes: float = Field(1.0, ge=0, le=60)
     seconds_between_requests: float = Field(0.25, ge=0, le=60)
+    # Verification signals from the tracker (the API's POST .../verify always works too).
+    verification_label: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = (
+        Field("verified", description="A label that marks a closed ticket verified")
+    )
+    verification_status: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = (
+        Field(
+            None, description='A workflow status (Jira/Linear) that means verified, e.g. "Verified"'
+        )
+    )
+    verify_command: bool = Field(True, description="`/verified <evidence>` in a comment verifies")
+    verify_commenters: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = (
+        Field([], description="Tracker accounts allowed to use /verified; empty means anyone")
+    )
 
 
 class RouteIn(BaseModel):

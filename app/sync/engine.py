@@ -25,8 +25,11 @@ from app.integrations.models import Integration
 from app.people.models import Person
 from app.postmortems.models import Postmortem
 from app.settings import Settings
+from app.sync.models import OutboxEntry
 from app.sync.outbox import CREATE, UPDATE
 from app.tickets.models import TicketLink
+from app.webhooks import service as webhooks_service
+from app.webhooks.service import PROCESS
 from connectors.base import Connector, Target, TicketChanges, TicketRef, TicketSpec
 
 logger = logging.getLogger("followthrough.sync")
@@ -63,14 +66,17 @@ class ConnectorCache:
         return connector
 
 
-def run(
-    db: Engine, operation: str, action_item_id: UUID, settings: Settings, connectors: ConnectorCache
-) -> Outcome:
-    if operation == CREATE:
-        return _create(db, action_item_id, settings, connectors)
-    if operation == UPDATE:
-        return _update(db, action_item_id, settings, connectors)
-    raise ValueError(f"unknown outbox operation {operation!r}")
+def run(db: Engine, entry: OutboxEntry, settings: Settings, connectors: ConnectorCache) -> Outcome:
+    if entry.operation == PROCESS and entry.delivery_id is not None:
+        webhooks_service.process(db, entry.delivery_id)
+        return Outcome(done=True)
+    if entry.action_item_id is None:
+        return Outcome(done=True)
+    if entry.operation == CREATE:
+        return _create(db, entry.action_item_id, settings, connectors)
+    if entry.operation == UPDATE:
+        return _update(db, entry.action_item_id, settings, connectors)
+    raise ValueError(f"unknown outbox operation {entry.operation!r}")
 
 
 def _wants_ticket(item: ActionItem | None) -> bool:

@@ -14,9 +14,14 @@ class OutboxEntry(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_due", "status", "available_at"),)
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
-    # "ticket.create" | "ticket.update"
+    # "ticket.create" | "ticket.update" | "webhook.process"
     operation: str = Field(max_length=30)
-    action_item_id: UUID = Field(foreign_key="action_item.id", index=True, ondelete="CASCADE")
+    action_item_id: UUID | None = Field(
+        default=None, foreign_key="action_item.id", index=True, ondelete="CASCADE"
+    )
+    delivery_id: UUID | None = Field(
+        default=None, foreign_key="webhook_delivery.id", index=True, ondelete="CASCADE"
+    )
     integration_id: UUID | None = Field(default=None, index=True)
     # pending -> leased -> done; or dead after too many failures (retried by POST .../sync)
     status: str = Field(default="pending", max_length=10)

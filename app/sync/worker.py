@@ -115,9 +115,7 @@ class Worker:
 
     def _run(self, entry: OutboxEntry) -> None:
         try:
-            outcome = sync_engine.run(
-                self.db, entry.operation, entry.action_item_id, self.settings, self.connectors
-            )
+            outcome = sync_engine.run(self.db, entry, self.settings, self.connectors)
         except RetryableConnectorError as exc:
             self._failed(entry, exc.message, retry_after=exc.retry_after, permanent=False)
         except PermanentConnectorError as exc:
@@ -170,7 +168,11 @@ class Worker:
             row.last_error = message
             row.leased_until = None
             row.updated_at = utcnow()
-            item = session.get(ActionItem, row.action_item_id, with_for_update=True)
+            item = (
+                session.get(ActionItem, row.action_item_id, with_for_update=True)
+                if row.action_item_id
+                else None
+            )
             if permanent or row.attempts >= policy.max_attempts:
                 row.status = "dead"
                 if item is not None:
