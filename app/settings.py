@@ -72,6 +72,8 @@ class SyncPolicy(BaseModel):
     backoff_cap_seconds: float = Field(900.0, gt=0)
     # Jira's search index lags: an unconfirmed create waits this long before it is sent again.
     jira_confirm_window_seconds: float = Field(300.0, ge=0)
+    # How often each worker reads open tickets back from the trackers; 0 turns it off.
+    reconcile_interval_seconds: float = Field(300.0, ge=0)
 
 
 class Settings(BaseSettings):

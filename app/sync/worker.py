@@ -12,6 +12,7 @@ import os
 import random
 import socket
 import threading
+import time
 from datetime import timedelta
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from app.integrations.models import Integration
 from app.settings import Settings, SyncPolicy
 from app.sync import engine as sync_engine
 from app.sync.models import OutboxEntry
+from app.sync.reconcile import reconcile
 from connectors.base import PermanentConnectorError, RetryableConnectorError
 
 logger = logging.getLogger("followthrough.worker")
@@ -201,11 +203,16 @@ class Worker:
 
     def run_forever(self) -> None:
         logger.info("sync worker %s started", self.name)
+        interval = self.settings.sync.reconcile_interval_seconds
+        next_reconcile = time.monotonic() + interval
         while not self._stop.is_set():
             try:
                 ran = self.run_once(limit=1)
+                if interval and time.monotonic() >= next_reconcile:
+                    next_reconcile = time.monotonic() + interval
+                    reconcile(self.db, self.connectors)
             except Exception:
-                logger.exception("sync worker could not claim jobs; retrying")
+                logger.exception("sync worker iteration failed; retrying")
                 ran = 0
             if not ran:
                 self._stop.wait(self.settings.sync.poll_seconds)

@@ -1,0 +1,155 @@
+"""Reconciliation: webhooks get lost (GitHub never redelivers), so read every open ticket back.
+
+Each run fetches the current state of every linked ticket whose item is not final and applies
+the differences as events with source "reconciliation". The same watermark rule as for
+webhooks applies, so a run never undoes something newer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from app.action_items.models import ActionItem
+from app.db import session_scope
+from app.enums import ActionItemStatus
+from app.integrations.models import Integration
+from app.integrations.schemas import IntegrationOptions
+from app.people.models import Person
+from app.sync.engine import ConnectorCache
+from app.tickets.events import Origin, apply_event
+from app.tickets.models import TicketLink
+from connectors.base import (
+    ConnectorError,
+    EventKind,
+    TicketRef,
+    TicketSnapshot,
+    TicketState,
+    TrackerEvent,
+)
+
+logger = logging.getLogger("followthrough.reconcile")
+
+FINAL = (ActionItemStatus.VERIFIED.value, ActionItemStatus.WONT_DO.value)
+
+
+@dataclass
+class ReconcileReport:
+    run_id: str
+    checked: int = 0
+    drift: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def reconcile(db: Engine, connectors: ConnectorCache) -> ReconcileReport:
+    report = ReconcileReport(run_id=str(uuid4()))
+    with session_scope(db, read_only=True) as session:
+        rows = session.exec(
+            select(TicketLink, Integration)
+            .join(Integration, col(Integration.id) == TicketLink.integration_id)
+            .join(ActionItem, col(ActionItem.id) == TicketLink.action_item_id)
+            .where(
+                col(TicketLink.external_key).is_not(None),
+                col(ActionItem.status).not_in(FINAL),
+                col(TicketLink.last_state).is_(None)
+                | (col(TicketLink.last_state) != TicketState.DELETED.value),
+            )
+        ).all()
+        work = [(link.id, integration) for link, integration in rows]
+        refs = {link.id: _ref(link) for link, _ in rows}
+        for _, integration in rows:
+            session.expunge(integration)
+    origin = Origin(source="reconciliation", actor=f"run:{report.run_id}")
+    for link_id, integration in work:
+        ref = refs[link_id]
+        try:
+            snapshot = connectors.get(integration).fetch_state(ref)
+        except ConnectorError as exc:
+            report.errors.append(f"{ref.external_key}: {exc.message}")
+            continue
+        report.checked += 1
+        with session_scope(db) as session:
+            events = _differences(session, link_id, integration, snapshot, report.run_id)
+            for event in events:
+                outcome = apply_event(session, integration, event, origin)
+                logger.info("reconciliation %s: %s", report.run_id, outcome)
+            report.drift += len(events)
+    if report.checked or report.errors:
+        logger.info(
+            "reconciliation %s: %d tickets checked, %d differences applied, %d errors",
+            report.run_id,
+            report.checked,
+            report.drift,
+            len(report.errors),
+        )
+    return report
+
+
+def _ref(link: TicketLink) -> TicketRef:
+    return TicketRef(
+        external_key=link.external_key or "", external_id=link.external_id or "", url=link.url or ""
+    )
+
+
+def _differences(
+    session: Session, link_id: UUID, integration: Integration, snapshot: TicketSnapshot, run_id: str
+) -> list[TrackerEvent]:
+    link = session.get(TicketLink, link_id)
+    item = session.get(ActionItem, link.action_item_id) if link else None
+    if link is None or item is None:
+        return []
+    key = snapshot.ref.external_key or link.external_key or ""
+
+    def event(kind: EventKind, **fields: Any) -> TrackerEvent:
+        return TrackerEvent(
+            external_key=key,
+            delivery_id=run_id,
+            occurred_at=snapshot.updated_at,
+            kind=kind,
+            **fields,
+        )
+
+    events: list[TrackerEvent] = []
+    if _state_of(item.status) != _coarse(snapshot.state):
+        events.append(
+            event(
+                EventKind.STATE_CHANGED,
+                state=snapshot.state,
+                raw_status=snapshot.raw_status,
+                resolution=snapshot.resolution,
+            )
+        )
+    options = IntegrationOptions.model_validate(integration.options)
+    label = (options.verification_label or "").lower()
+    # Applied after the state event above, so a ticket closed and labelled at once verifies.
+    done = snapshot.state == TicketState.DONE and item.status != ActionItemStatus.VERIFIED
+    if label and done and label in {x.lower() for x in snapshot.labels}:
+        events.append(event(EventKind.LABEL_ADDED, label=options.verification_label))
+    if snapshot.due_date is not None and snapshot.due_date != item.due_date:
+        events.append(event(EventKind.DUE_DATE_CHANGED, due_date=snapshot.due_date))
+    if snapshot.assignee is not None:
+        owner = session.get(Person, item.owner_person_id) if item.owner_person_id else None
+        if (
+            owner is None
+            or (owner.tracker_accounts or {}).get(integration.kind) != snapshot.assignee
+        ):
+            events.append(event(EventKind.ASSIGNEE_CHANGED, assignee=snapshot.assignee))
+    return events
+
+
+def _coarse(state: TicketState) -> TicketState:
+    return TicketState.OPEN if state == TicketState.IN_PROGRESS else state
+
+
+def _state_of(status: str) -> TicketState:
+    """The ticket state an item in `status` implies."""
+    if status in (ActionItemStatus.CLOSED, ActionItemStatus.VERIFIED):
+        return TicketState.DONE
+    if status == ActionItemStatus.WONT_DO:
+        return TicketState.WONT_DO
+    return TicketState.OPEN
