@@ -13,7 +13,9 @@ from app.integrations.schemas import (
     IntegrationRead,
     IntegrationTestResult,
     IntegrationUpdate,
+    WebhookSetup,
 )
+from app.settings import SettingsDep
 
 router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
 
@@ -80,3 +82,11 @@ def test_integration(
 ) -> IntegrationTestResult:
     """Call the tracker with the stored credentials and say who they authenticate as, or why not."""
     return integrations_service.test_connection(session, integration_id, box)
+
+
+@router.post("/{integration_id}/webhook", response_model=WebhookSetup)
+def webhook_setup(
+    integration_id: UUID, session: SessionDep, _: Admin, settings: SettingsDep
+) -> WebhookSetup:
+    """Where and how the tracker should deliver webhooks for this integration."""
+    return integrations_service.webhook_setup(session, integration_id, settings.public_url)

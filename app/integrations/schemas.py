@@ -148,3 +148,14 @@ class IntegrationTestResult(BaseModel):
     identity: str | None = None
     error: str | None = None
     retryable: bool | None = None
+
+
+class WebhookSetup(BaseModel):
+    """How to point the tracker's webhook at this integration."""
+
+    registered: bool
+    url: str
+    events: list[str]
+    secret_configured: bool
+    signature_header: str
+    instructions: str

@@ -22,6 +22,7 @@ from app.integrations.schemas import (
     IntegrationUpdate,
     RouteIn,
     RouteRead,
+    WebhookSetup,
 )
 from app.people.models import Team
 from app.people.service import flush_unique, resolve_team
@@ -258,4 +259,46 @@ def route_for(
     issue_type = (route.issue_type if route else None) or integration.default_issue_type
     return Route(
         integration=integration, target=Target(project=chosen_project, issue_type=issue_type)
+    )
+
+
+WEBHOOK_EVENTS = {
+    TrackerKind.GITHUB: (["issues", "issue_comment"], "X-Hub-Signature-256"),
+    TrackerKind.JIRA: (
+        ["jira:issue_updated", "jira:issue_deleted", "comment_created"],
+        "X-Hub-Signature",
+    ),
+    TrackerKind.LINEAR: (["Issue", "Comment"], "Linear-Signature"),
+}
+WEBHOOK_STEPS = {
+    TrackerKind.GITHUB: (
+        "In the repository's Settings > Webhooks, add a webhook with this payload URL, content type "
+        "application/json, the integration's webhook secret, and the events Issues and Issue comments."
+    ),
+    TrackerKind.JIRA: (
+        "In Jira administration > System > WebHooks, create a webhook with this URL, the integration's "
+        "webhook secret, a JQL filter for the project, and the events Issue updated, Issue deleted and "
+        "Comment created."
+    ),
+    TrackerKind.LINEAR: (
+        "In Linear Settings > API > Webhooks (workspace admin), create a webhook with this URL for the "
+        "team, resource types Issue and Comment, and copy Linear's signing secret into the integration's "
+        "webhook_secret."
+    ),
+}
+
+
+def webhook_setup(session: Session, integration_id: UUID, public_url: str) -> WebhookSetup:
+    """What to configure in the tracker. Registration through the trackers' APIs is not done
+    automatically yet: every kind gets exact instructions for its admin page."""
+    integration = get(session, integration_id)
+    kind = TrackerKind(integration.kind)
+    events, header = WEBHOOK_EVENTS[kind]
+    return WebhookSetup(
+        registered=False,
+        url=f"{public_url.rstrip('/')}/v1/webhooks/{integration.id}",
+        events=events,
+        secret_configured=integration.webhook_secret_sealed is not None,
+        signature_header=header,
+        instructions=WEBHOOK_STEPS[kind],
     )
