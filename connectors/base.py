@@ -141,7 +141,9 @@ class RetryableConnectorError(ConnectorError):
     `retry_after` is the tracker's own word on when to try again, in seconds, when it gave one.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, status=status)
         self.retry_after = retry_after
 
@@ -162,7 +164,9 @@ class Connector(Protocol):
         after any failure the caller looks the marker up before trying again."""
         ...
 
-    def find_by_marker(self, target: Target, marker: str, created_after: datetime) -> TicketRef | None:
+    def find_by_marker(
+        self, target: Target, marker: str, created_after: datetime
+    ) -> TicketRef | None:
         """The ticket carrying `marker`, if the tracker can see one yet."""
         ...
 

@@ -1,1 +1,220 @@
-"""Fake github server (being written)."""
+"""A fake GitHub REST API (the issues subset the connector uses), checked against GitHub's
+published OpenAPI description on every request."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.fake_trackers.contracts import OpenAPIContract, contracts_dir
+from tests.fake_trackers.server import FakeTrackerServer, Reply, Request
+
+SPEC = "github/openapi/github-rest-issues-subset.openapi.json"
+_CONTRACT_HOST = "http://github.fake.invalid"
+TOKEN = "ghp_fake_valid_token"
+BOT = "followthrough-bot"
+_ISSUES = re.compile(
+    r"^/repos/(?P<repo>[^/]+/[^/]+)/issues(?:/(?P<number>\d+))?(?P<comments>/comments)?$"
+)
+
+
+@cache
+def _contract() -> OpenAPIContract:
+    return OpenAPIContract(SPEC, _CONTRACT_HOST)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _user(login: str) -> dict[str, Any]:
+    return {"login": login, "id": abs(hash(login)) % 10**6, "type": "User", "site_admin": False}
+
+
+class FakeGitHub(FakeTrackerServer):
+    """Issues live in `issues[(repo, number)]` as GitHub renders them."""
+
+    def __init__(self, repos: tuple[str, ...] = ("acme/api",)) -> None:
+        super().__init__()
+        self.repos = set(repos)
+        self.issues: dict[tuple[str, int], dict[str, Any]] = {}
+        self.comments: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self._numbers: dict[str, itertools.count[int]] = {}
+        self.contract = self._check
+
+    # -- test helpers ----------------------------------------------------------------------
+
+    def issue(self, repo: str, number: int) -> dict[str, Any]:
+        with self.lock:
+            return self.issues[(repo, number)]
+
+    def close(self, repo: str, number: int, reason: str = "completed") -> None:
+        with self.lock:
+            issue = self.issues[(repo, number)]
+            issue.update(state="closed", state_reason=reason, closed_at=_now(), updated_at=_now())
+
+    def reopen(self, repo: str, number: int) -> None:
+        with self.lock:
+            issue = self.issues[(repo, number)]
+            issue.update(state="open", state_reason="reopened", closed_at=None, updated_at=_now())
+
+    def requests_to(self, method: str, path: str) -> list[Request]:
+        with self.lock:
+            return [r for r in self.requests if r.method == method and r.path == path]
+
+    # -- behaviour -------------------------------------------------------------------------
+
+    def _check(self, request: Request) -> list[str]:
+        url = _CONTRACT_HOST + request.path + (f"?{request.query}" if request.query else "")
+        return _contract().violations(request.method, url, request.headers, request.body)
+
+    def handle(self, request: Request) -> Reply:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() not in ("token", "bearer") or token != TOKEN:
+            return Reply(
+                401,
+                {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"},
+            )
+        if request.path == "/user" and request.method == "GET":
+            return Reply(200, _user(BOT))
+        match = _ISSUES.match(request.path)
+        if match is None:
+            return Reply(404, {"message": "Not Found"})
+        repo = match.group("repo")
+        if repo not in self.repos:
+            return Reply(404, {"message": "Not Found"})
+        number = int(match.group("number")) if match.group("number") else None
+        if number is None:
+            if request.method == "POST":
+                return self._create(repo, request.json() or {})
+            return self._list(repo, parse_qs(request.query))
+        issue = self.issues.get((repo, number))
+        if issue is None:
+            return Reply(404, {"message": "Not Found"})
+        if match.group("comments"):
+            return self._comment(repo, number, request)
+        if request.method == "PATCH":
+            return self._edit(issue, request.json() or {})
+        return Reply(200, issue)
+
+    def _create(self, repo: str, body: dict[str, Any]) -> Reply:
+        number = next(self._numbers.setdefault(repo, itertools.count(1)))
+        now = _now()
+        issue = {
+            "id": 1000 + len(self.issues),
+            "node_id": f"I_{len(self.issues)}",
+            "number": number,
+            "title": body["title"],
+            "body": body.get("body"),
+            "state": "open",
+            "state_reason": None,
+            "locked": False,
+            "labels": [],
+            "assignee": None,
+            "assignees": [],
+            "comments": 0,
+            "user": _user(BOT),
+            "author_association": "OWNER",
+            "url": f"{self.base_url}/repos/{repo}/issues/{number}",
+            "html_url": f"https://github.example/{repo}/issues/{number}",
+            "repository_url": f"{self.base_url}/repos/{repo}",
+            "labels_url": f"{self.base_url}/repos/{repo}/issues/{number}/labels{{/name}}",
+            "comments_url": f"{self.base_url}/repos/{repo}/issues/{number}/comments",
+            "events_url": f"{self.base_url}/repos/{repo}/issues/{number}/events",
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+        }
+        self._apply(issue, body)
+        self.issues[(repo, number)] = issue
+        return Reply(201, issue)
+
+    def _apply(self, issue: dict[str, Any], body: dict[str, Any]) -> None:
+        for key in ("title", "body"):
+            if key in body:
+                issue[key] = body[key]
+        if "assignees" in body:
+            issue["assignees"] = [_user(login) for login in body["assignees"]]
+            issue["assignee"] = issue["assignees"][0] if issue["assignees"] else None
+        if "labels" in body:
+            issue["labels"] = [
+                {
+                    "id": abs(hash(n)) % 10**6,
+                    "name": n if isinstance(n, str) else n["name"],
+                    "color": "ededed",
+                }
+                for n in body["labels"]
+            ]
+        if "state" in body:
+            issue["state"] = body["state"]
+            issue["state_reason"] = body.get(
+                "state_reason", "completed" if body["state"] == "closed" else None
+            )
+        issue["updated_at"] = _now()
+
+    def _edit(self, issue: dict[str, Any], body: dict[str, Any]) -> Reply:
+        self._apply(issue, body)
+        return Reply(200, issue)
+
+    def _list(self, repo: str, params: dict[str, list[str]]) -> Reply:
+        state = params.get("state", ["open"])[0]
+        creator = params.get("creator", [None])[0]
+        since = params.get("since", [None])[0]
+        found = [i for (r, _), i in self.issues.items() if r == repo]
+        if state != "all":
+            found = [i for i in found if i["state"] == state]
+        if creator:
+            found = [i for i in found if i["user"]["login"] == creator]
+        if since:
+            found = [i for i in found if i["updated_at"] >= since.replace(".000", "")[:19] + "Z"]
+        found.sort(
+            key=lambda i: i["created_at"] + f"{i['number']:09d}",
+            reverse=params.get("direction", ["desc"])[0] == "desc",
+        )
+        per_page = int(params.get("per_page", ["30"])[0])
+        page = int(params.get("page", ["1"])[0])
+        chunk = found[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(found):
+            headers["Link"] = (
+                f'<{self.base_url}/repos/{repo}/issues?page={page + 1}&per_page={per_page}>; rel="next"'
+            )
+        return Reply(200, chunk, headers)
+
+    def _comment(self, repo: str, number: int, request: Request) -> Reply:
+        comments = self.comments.setdefault((repo, number), [])
+        if request.method == "POST":
+            comment = {
+                "id": 5000 + len(comments),
+                "body": (request.json() or {})["body"],
+                "user": _user(BOT),
+                "created_at": _now(),
+                "updated_at": _now(),
+                "html_url": f"https://github.example/{repo}/issues/{number}#issuecomment-{len(comments)}",
+                "url": f"{self.base_url}/repos/{repo}/issues/comments/{5000 + len(comments)}",
+            }
+            comments.append(comment)
+            self.issues[(repo, number)]["comments"] = len(comments)
+            return Reply(201, comment)
+        return Reply(200, comments)
+
+
+@pytest.fixture
+def fake_github() -> Iterator[FakeGitHub]:
+    """A started FakeGitHub; the test fails if any request broke GitHub's contract."""
+    contracts_dir()
+    _contract()
+    fake = FakeGitHub().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    if fake.violations:
+        pytest.fail("requests GitHub would refuse:\n" + "\n".join(fake.violations))

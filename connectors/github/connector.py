@@ -1,0 +1,229 @@
+"""GitHub Issues connector through PyGithub, for github.com and GitHub Enterprise (base_url).
+
+PyGithub's default `GithubRetry` resends POSTs on 5xx up to ten times, which creates duplicate
+issues; the client here is built with `retry=None`, and all retrying is the sync engine's.
+Its write spacing (one write a second, as GitHub asks for content creation) stays on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar, cast
+
+import requests
+from github import Auth, Github, GithubException
+from github.GithubException import BadAttributeException
+from github.GithubObject import NotSet
+from github.Issue import Issue
+
+from connectors.base import (
+    ConnectorConfig,
+    PermanentConnectorError,
+    RetryableConnectorError,
+    Target,
+    TicketChanges,
+    TicketRef,
+    TicketSnapshot,
+    TicketSpec,
+    TrackerKind,
+)
+from connectors.github import mapping
+
+SECONDARY_LIMIT_WAIT = 60.0
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(float(value.strip()), 0.0)
+    except ValueError:
+        return None
+
+
+def _classify(
+    status: int, headers: Mapping[str, str] | None, data: Any, now: float
+) -> tuple[bool, float | None]:
+    """(retryable, retry_after) for an HTTP error answer, as GitHub documents its limits:
+    `retry-after` first; a spent primary limit (`x-ratelimit-remaining: 0`) waits until
+    `x-ratelimit-reset`; a secondary limit without either waits a minute."""
+    retry_after = _seconds(_header(headers, "retry-after"))
+    remaining = _header(headers, "x-ratelimit-remaining")
+    message = str(data.get("message", "")) if isinstance(data, Mapping) else str(data or "")
+    secondary = "secondary rate limit" in message.lower()
+    primary = remaining is not None and remaining.strip() == "0"
+    if retry_after is None and primary:
+        reset = _seconds(_header(headers, "x-ratelimit-reset"))
+        if reset is not None:
+            retry_after = max(reset - now, 0.0)
+    if retry_after is None and secondary:
+        retry_after = SECONDARY_LIMIT_WAIT
+    if status >= 500 or status in (408, 429):
+        return True, retry_after
+    if status == 403 and (primary or secondary or retry_after is not None):
+        return True, retry_after
+    return False, None
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Only the connector's two error kinds leave this block."""
+    try:
+        yield
+    except GithubException as exc:
+        status = int(exc.status or 0)
+        message = f"GitHub {action}: HTTP {status} {exc.message or exc.data or ''}".rstrip()
+        if not status:
+            raise RetryableConnectorError(message) from exc
+        retryable, retry_after = _classify(status, exc.headers, exc.data, time.time())
+        if retryable:
+            raise RetryableConnectorError(
+                message, status=status, retry_after=retry_after
+            ) from exc
+        raise PermanentConnectorError(message, status=status) from exc
+    except (
+        requests.Timeout,
+        requests.ConnectionError,
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.JSONDecodeError,
+    ) as exc:
+        # No answer, half an answer or a 2xx that is not JSON (a proxy page): may pass.
+        raise RetryableConnectorError(f"GitHub {action}: {type(exc).__name__}: {exc}") from exc
+    except requests.RequestException as exc:
+        # Invalid URL or schema, too many redirects: configuration, not weather.
+        raise PermanentConnectorError(f"GitHub {action}: {type(exc).__name__}: {exc}") from exc
+    except BadAttributeException as exc:
+        raise PermanentConnectorError(f"GitHub {action}: unexpected answer: {exc}") from exc
+
+
+class GitHubConnector:
+    kind: ClassVar[TrackerKind] = TrackerKind.GITHUB
+
+    def __init__(self, config: ConnectorConfig) -> None:
+        token = config.credentials.get("token")
+        if not token:
+            raise PermanentConnectorError("GitHub credentials need a 'token'")
+        self._github = Github(
+            auth=Auth.Token(token),
+            base_url=(config.base_url or "https://api.github.com").rstrip("/"),
+            # Typed int, but handed to requests as is: fractions work.
+            timeout=cast(int, config.timeout),
+            retry=None,
+            lazy=True,
+            seconds_between_requests=config.options.get("seconds_between_requests", 0.25) or None,
+            seconds_between_writes=config.options.get("seconds_between_writes", 1.0) or None,
+        )
+        self._login: str | None = None
+
+    def _whoami(self) -> str:
+        if self._login is None:
+            with _translated("who am I"):
+                self._login = self._github.get_user().login
+        return self._login
+
+    def check_credentials(self) -> str:
+        return self._whoami()
+
+    def _issue(self, repo: str, number: int) -> Issue:
+        return self._github.get_repo(repo).get_issue(number)
+
+    def create_ticket(self, target: Target, spec: TicketSpec) -> TicketRef:
+        with _translated("create issue"):
+            issue = self._github.get_repo(target.project).create_issue(
+                title=spec.title,
+                body=mapping.render_body(spec),
+                assignees=[spec.assignee] if spec.assignee else NotSet,
+                labels=list(spec.labels) if spec.labels else NotSet,
+            )
+            return self._ref(target.project, issue)
+
+    def find_by_marker(
+        self, target: Target, marker: str, created_after: datetime
+    ) -> TicketRef | None:
+        # The list endpoint, not search: search lags and allows 30 requests a minute.
+        needle = mapping.marker_comment(marker)
+        login = self._whoami()
+        with _translated("look for the marker"):
+            issues = self._github.get_repo(target.project).get_issues(
+                state="all",
+                creator=login,  # type: ignore[arg-type]  # a login string works too
+                since=created_after.astimezone(UTC),
+                sort="created",
+                direction="desc",
+            )
+            for issue in issues:
+                if needle in (issue.body or ""):
+                    return self._ref(target.project, issue)
+        return None
+
+    def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
+        repo, number = self._parse(ref.external_key)
+        fields: dict[str, Any] = {}
+        if changes.title is not None:
+            fields["title"] = changes.title
+        if changes.spec is not None:
+            fields["body"] = mapping.render_body(changes.spec)
+        if changes.assignee is not None:
+            fields["assignees"] = [changes.assignee]
+        elif changes.clear_assignee:
+            fields["assignees"] = []
+        if changes.labels is not None:
+            fields["labels"] = list(changes.labels)
+        if not fields:
+            return
+        with _translated("update issue"):
+            # Never send `state` with a content edit: it would reset state_reason.
+            self._issue(repo, number).edit(**fields)
+
+    def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
+        repo, number = self._parse(ref.external_key)
+        with _translated("read issue"):
+            issue = self._issue(repo, number)
+            state, reason = issue.state, issue.state_reason
+            updated = issue.updated_at
+            return TicketSnapshot(
+                ref=self._ref(repo, issue),
+                state=mapping.state_of(state, reason),
+                raw_status=mapping.raw_status(state, reason),
+                updated_at=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
+                assignee=issue.assignees[0].login if issue.assignees else None,
+                labels=[label.name for label in issue.labels],
+            )
+
+    def comment(self, ref: TicketRef, text: str) -> None:
+        repo, number = self._parse(ref.external_key)
+        with _translated("comment"):
+            self._issue(repo, number).create_comment(text)
+
+    def resolve_ref(self, url_or_key: str) -> TicketRef:
+        parsed = mapping.parse_ref(url_or_key)
+        if parsed is None:
+            raise PermanentConnectorError(
+                f"{url_or_key!r} is neither owner/repo#N nor a GitHub issue URL"
+            )
+        repo, number = parsed
+        with _translated("read issue"):
+            issue = self._issue(repo, number)
+            return self._ref(repo, issue)
+
+    @staticmethod
+    def _parse(external_key: str) -> tuple[str, int]:
+        parsed = mapping.parse_ref(external_key)
+        if parsed is None:
+            raise PermanentConnectorError(f"{external_key!r} is not a GitHub issue key")
+        return parsed
+
+    @staticmethod
+    def _ref(repo: str, issue: Issue) -> TicketRef:
+        key = mapping.external_key(repo, issue.number)
+        return TicketRef(external_key=key, external_id=key, url=issue.html_url)

@@ -1,0 +1,59 @@
+"""Pure GitHub mappings: the issue body we write, the marker in it, states and references."""
+
+from __future__ import annotations
+
+import re
+
+from connectors.base import TicketSpec, TicketState
+
+MARKER_PREFIX = "<!-- followthrough:action-item="
+_REF_KEY = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)$")
+_REF_URL = re.compile(
+    r"^https?://[^/]+/(?P<repo>[\w.-]+/[\w.-]+)/issues/(?P<number>\d+)(?:[/?#].*)?$"
+)
+
+
+def marker_comment(marker: str) -> str:
+    return f"{MARKER_PREFIX}{marker} -->"
+
+
+def render_body(spec: TicketSpec) -> str:
+    """Markdown body: what, checklist, verification, due date (GitHub has no field), link, marker."""
+    parts: list[str] = []
+    if spec.description.strip():
+        parts += [spec.description.strip(), ""]
+    parts.append("## Definition of done")
+    parts += [f"- [ ] {criterion}" for criterion in spec.definition_of_done] or [
+        "- [ ] (not written yet)"
+    ]
+    parts += ["", "## Verification", spec.verification.strip() or "(not written yet)", ""]
+    if spec.due_date is not None:
+        parts += [f"**Due:** {spec.due_date.isoformat()}", ""]
+    parts += [f"From the postmortem: {spec.postmortem_url}", "", marker_comment(spec.marker)]
+    return "\n".join(parts)
+
+
+def state_of(state: str, state_reason: str | None) -> TicketState:
+    """Closed as completed (or with no reason) is done; not planned and duplicate are won't do."""
+    if state != "closed":
+        return TicketState.OPEN
+    if state_reason in ("not_planned", "duplicate"):
+        return TicketState.WONT_DO
+    return TicketState.DONE
+
+
+def raw_status(state: str, state_reason: str | None) -> str:
+    return f"{state}:{state_reason}" if state == "closed" and state_reason else state
+
+
+def external_key(repo: str, number: int) -> str:
+    return f"{repo}#{number}"
+
+
+def parse_ref(url_or_key: str) -> tuple[str, int] | None:
+    """("owner/repo", number) from "owner/repo#12" or an issue URL on any GitHub host."""
+    text = url_or_key.strip()
+    match = _REF_KEY.match(text) or _REF_URL.match(text)
+    if match is None:
+        return None
+    return match.group("repo"), int(match.group("number"))
