@@ -87,9 +87,7 @@ def _translated(action: str) -> Iterator[None]:
             raise RetryableConnectorError(message) from exc
         retryable, retry_after = _classify(status, exc.headers, exc.data, time.time())
         if retryable:
-            raise RetryableConnectorError(
-                message, status=status, retry_after=retry_after
-            ) from exc
+            raise RetryableConnectorError(message, status=status, retry_after=retry_after) from exc
         raise PermanentConnectorError(message, status=status) from exc
     except (
         requests.Timeout,
@@ -120,6 +118,7 @@ class GitHubConnector:
             timeout=cast(int, config.timeout),
             retry=None,
             lazy=True,
+            per_page=100,
             seconds_between_requests=config.options.get("seconds_between_requests", 0.25) or None,
             seconds_between_writes=config.options.get("seconds_between_writes", 1.0) or None,
         )
@@ -150,7 +149,9 @@ class GitHubConnector:
     def find_by_marker(
         self, target: Target, marker: str, created_after: datetime
     ) -> TicketRef | None:
-        # The list endpoint, not search: search lags and allows 30 requests a minute.
+        """Pages through the repo's issues opened by us since `created_after` (the list
+        endpoint, not search: search lags by minutes and allows 30 requests a minute) and
+        scans their bodies. Oldest first, so duplicates resolve to the first one made."""
         needle = mapping.marker_comment(marker)
         login = self._whoami()
         with _translated("look for the marker"):
@@ -159,7 +160,7 @@ class GitHubConnector:
                 creator=login,  # type: ignore[arg-type]  # a login string works too
                 since=created_after.astimezone(UTC),
                 sort="created",
-                direction="desc",
+                direction="asc",
             )
             for issue in issues:
                 if needle in (issue.body or ""):
@@ -169,10 +170,11 @@ class GitHubConnector:
     def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
         repo, number = self._parse(ref.external_key)
         fields: dict[str, Any] = {}
+        if changes.spec is not None:
+            fields["title"] = changes.spec.title
+            fields["body"] = mapping.render_body(changes.spec)
         if changes.title is not None:
             fields["title"] = changes.title
-        if changes.spec is not None:
-            fields["body"] = mapping.render_body(changes.spec)
         if changes.assignee is not None:
             fields["assignees"] = [changes.assignee]
         elif changes.clear_assignee:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 
@@ -18,8 +20,11 @@ from tests.fake_trackers.server import FakeTrackerServer, Reply, Request
 
 SPEC = "github/openapi/github-rest-issues-subset.openapi.json"
 _CONTRACT_HOST = "http://github.fake.invalid"
+# One validator (about 2 s to build) serves every fake; openapi-core is not promised thread-safe.
+_contract_lock = threading.Lock()
 TOKEN = "ghp_fake_valid_token"
 BOT = "followthrough-bot"
+_REPO = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)$")
 _ISSUES = re.compile(
     r"^/repos/(?P<repo>[^/]+/[^/]+)/issues(?:/(?P<number>\d+))?(?P<comments>/comments)?$"
 )
@@ -34,8 +39,35 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _parse(timestamp: str) -> datetime:
+    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _stable_id(text: str) -> int:
+    return zlib.crc32(text.encode()) % 10**8
+
+
 def _user(login: str) -> dict[str, Any]:
-    return {"login": login, "id": abs(hash(login)) % 10**6, "type": "User", "site_admin": False}
+    return {
+        "login": login,
+        "id": _stable_id(login),
+        "node_id": f"U_{_stable_id(login)}",
+        "type": "User",
+        "site_admin": False,
+        "url": f"https://api.github.com/users/{login}",
+        "html_url": f"https://github.com/{login}",
+    }
+
+
+def _label(name: str) -> dict[str, Any]:
+    return {
+        "id": _stable_id(name),
+        "node_id": f"LA_{_stable_id(name)}",
+        "name": name,
+        "color": "ededed",
+        "default": False,
+        "description": None,
+    }
 
 
 class FakeGitHub(FakeTrackerServer):
@@ -65,6 +97,11 @@ class FakeGitHub(FakeTrackerServer):
             issue = self.issues[(repo, number)]
             issue.update(state="open", state_reason="reopened", closed_at=None, updated_at=_now())
 
+    def add_issue(self, repo: str, title: str, body: str, creator: str) -> dict[str, Any]:
+        """An issue someone else opened (through the UI, say)."""
+        with self.lock:
+            return self._create(repo, {"title": title, "body": body}, creator=creator).body  # type: ignore[no-any-return]
+
     def requests_to(self, method: str, path: str) -> list[Request]:
         with self.lock:
             return [r for r in self.requests if r.method == method and r.path == path]
@@ -73,7 +110,8 @@ class FakeGitHub(FakeTrackerServer):
 
     def _check(self, request: Request) -> list[str]:
         url = _CONTRACT_HOST + request.path + (f"?{request.query}" if request.query else "")
-        return _contract().violations(request.method, url, request.headers, request.body)
+        with _contract_lock:
+            return _contract().violations(request.method, url, request.headers, request.body)
 
     def handle(self, request: Request) -> Reply:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -84,6 +122,11 @@ class FakeGitHub(FakeTrackerServer):
             )
         if request.path == "/user" and request.method == "GET":
             return Reply(200, _user(BOT))
+        repo_match = _REPO.match(request.path)
+        if repo_match is not None and request.method == "GET":
+            if repo_match.group("repo") not in self.repos:
+                return Reply(404, {"message": "Not Found"})
+            return Reply(200, self._repo(repo_match.group("repo")))
         match = _ISSUES.match(request.path)
         if match is None:
             return Reply(404, {"message": "Not Found"})
@@ -104,7 +147,24 @@ class FakeGitHub(FakeTrackerServer):
             return self._edit(issue, request.json() or {})
         return Reply(200, issue)
 
-    def _create(self, repo: str, body: dict[str, Any]) -> Reply:
+    def _repo(self, repo: str) -> dict[str, Any]:
+        owner, name = repo.split("/")
+        return {
+            "id": _stable_id(repo),
+            "node_id": f"R_{_stable_id(repo)}",
+            "name": name,
+            "full_name": repo,
+            "owner": _user(owner),
+            "private": True,
+            "html_url": f"https://github.example/{repo}",
+            "url": f"{self.base_url}/repos/{repo}",
+            "has_issues": True,
+            "open_issues_count": sum(
+                1 for (r, _), i in self.issues.items() if r == repo and i["state"] == "open"
+            ),
+        }
+
+    def _create(self, repo: str, body: dict[str, Any], creator: str = BOT) -> Reply:
         number = next(self._numbers.setdefault(repo, itertools.count(1)))
         now = _now()
         issue = {
@@ -120,8 +180,8 @@ class FakeGitHub(FakeTrackerServer):
             "assignee": None,
             "assignees": [],
             "comments": 0,
-            "user": _user(BOT),
-            "author_association": "OWNER",
+            "user": _user(creator),
+            "author_association": "OWNER" if creator == BOT else "MEMBER",
             "url": f"{self.base_url}/repos/{repo}/issues/{number}",
             "html_url": f"https://github.example/{repo}/issues/{number}",
             "repository_url": f"{self.base_url}/repos/{repo}",
@@ -164,27 +224,34 @@ class FakeGitHub(FakeTrackerServer):
         return Reply(200, issue)
 
     def _list(self, repo: str, params: dict[str, list[str]]) -> Reply:
-        state = params.get("state", ["open"])[0]
-        creator = params.get("creator", [None])[0]
-        since = params.get("since", [None])[0]
+        def one(name: str, default: str | None = None) -> str | None:
+            return params.get(name, [default])[0]
+
+        state = one("state", "open")
+        creator = one("creator")
+        since = one("since")
         found = [i for (r, _), i in self.issues.items() if r == repo]
         if state != "all":
             found = [i for i in found if i["state"] == state]
         if creator:
             found = [i for i in found if i["user"]["login"] == creator]
         if since:
-            found = [i for i in found if i["updated_at"] >= since.replace(".000", "")[:19] + "Z"]
-        found.sort(
-            key=lambda i: i["created_at"] + f"{i['number']:09d}",
-            reverse=params.get("direction", ["desc"])[0] == "desc",
-        )
-        per_page = int(params.get("per_page", ["30"])[0])
-        page = int(params.get("page", ["1"])[0])
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            found = [i for i in found if _parse(i["updated_at"]) >= moment.replace(microsecond=0)]
+        sort = one("sort", "created") or "created"
+        key = "updated_at" if sort == "updated" else "created_at"
+        found.sort(key=lambda i: (i[key], i["number"]), reverse=one("direction", "desc") == "desc")
+        per_page = min(int(one("per_page", "30") or 30), 100)
+        page = int(one("page", "1") or 1)
         chunk = found[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(found):
+            # GitHub's Link keeps every filter of the request; only `page` changes.
+            query = {k: v[0] for k, v in params.items()} | {"page": str(page + 1)}
             headers["Link"] = (
-                f'<{self.base_url}/repos/{repo}/issues?page={page + 1}&per_page={per_page}>; rel="next"'
+                f'<{self.base_url}/repos/{repo}/issues?{urlencode(query)}>; rel="next"'
             )
         return Reply(200, chunk, headers)
 
