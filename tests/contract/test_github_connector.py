@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -14,6 +16,7 @@ from connectors.base import (
     RetryableConnectorError,
     Target,
     TicketChanges,
+    TicketRef,
     TicketSpec,
     TicketState,
 )
@@ -96,9 +99,36 @@ def test_find_by_marker(fake_github: FakeGitHub) -> None:
 def test_issues_by_someone_else_are_not_ours(fake_github: FakeGitHub) -> None:
     c = connector(fake_github)
     s = spec()
-    c.create_ticket(TARGET, s)
-    fake_github.issue("acme/api", 1)["user"] = {"login": "mallory"}
+    # Someone pasted our marker into an issue of their own: it is not the ticket we created.
+    fake_github.add_issue(
+        "acme/api", "Copy", f"<!-- followthrough:action-item={s.marker} -->", "mallory"
+    )
     assert c.find_by_marker(TARGET, s.marker, datetime.now(UTC) - timedelta(minutes=1)) is None
+    (listing,) = fake_github.requests_to("GET", "/repos/acme/api/issues")
+    query = parse_qs(listing.query)
+    assert query["creator"] == [BOT] and query["state"] == ["all"] and query["sort"] == ["created"]
+    assert "since" in query
+    assert not fake_github.requests_to("GET", "/search/issues")
+
+
+def test_find_by_marker_pages_with_its_filters(fake_github: FakeGitHub) -> None:
+    c = connector(fake_github)
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    for _ in range(100):
+        fake_github.add_issue("acme/api", "Noise", "created by us, another item", BOT)
+    wanted = spec()
+    ref = c.create_ticket(TARGET, wanted)
+    assert c.find_by_marker(TARGET, wanted.marker, since) == ref
+    pages = fake_github.requests_to("GET", "/repos/acme/api/issues")
+    assert len(pages) == 2
+    assert parse_qs(pages[1].query)["creator"] == [BOT]
+
+
+def test_find_by_marker_ignores_issues_older_than_created_after(fake_github: FakeGitHub) -> None:
+    c = connector(fake_github)
+    s = spec()
+    c.create_ticket(TARGET, s)
+    assert c.find_by_marker(TARGET, s.marker, datetime.now(UTC) + timedelta(minutes=5)) is None
 
 
 def test_update_never_sends_state(fake_github: FakeGitHub) -> None:
@@ -138,6 +168,34 @@ def test_fetch_state(
     assert snapshot.updated_at.tzinfo is not None
 
 
+def test_reopened_issue_is_open_again(fake_github: FakeGitHub) -> None:
+    c = connector(fake_github)
+    ref = c.create_ticket(TARGET, spec(assignee=None, labels=[]))
+    fake_github.close("acme/api", 1, "completed")
+    fake_github.reopen("acme/api", 1)
+    snapshot = c.fetch_state(ref)
+    assert (snapshot.state, snapshot.raw_status, snapshot.assignee) == (
+        TicketState.OPEN,
+        "open",
+        None,
+    )
+    assert snapshot.updated_at.utcoffset() == timedelta(0)
+
+
+def test_update_clears_assignee_and_sets_labels_only(fake_github: FakeGitHub) -> None:
+    c = connector(fake_github)
+    ref = c.create_ticket(TARGET, spec())
+    before = fake_github.issue("acme/api", 1)["body"]
+    c.update_ticket(ref, TicketChanges(clear_assignee=True, labels=["postmortem", "sev-1"]))
+    issue = fake_github.issue("acme/api", 1)
+    assert issue["assignees"] == [] and issue["body"] == before
+    assert [label["name"] for label in issue["labels"]] == ["postmortem", "sev-1"]
+    patch = fake_github.requests_to("PATCH", "/repos/acme/api/issues/1")[-1].json()
+    assert patch == {"assignees": [], "labels": ["postmortem", "sev-1"]}
+    c.update_ticket(ref, TicketChanges())
+    assert len(fake_github.requests_to("PATCH", "/repos/acme/api/issues/1")) == 1
+
+
 def test_comment_and_resolve_ref(fake_github: FakeGitHub) -> None:
     c = connector(fake_github)
     ref = c.create_ticket(TARGET, spec())
@@ -145,6 +203,9 @@ def test_comment_and_resolve_ref(fake_github: FakeGitHub) -> None:
     assert fake_github.comments[("acme/api", 1)][0]["body"] == "Verified in the game day"
     assert c.resolve_ref("https://github.example/acme/api/issues/1") == ref
     assert c.resolve_ref("acme/api#1") == ref
+    # github.com (or any Enterprise host) URLs name the same issue; the API host differs.
+    assert c.resolve_ref("https://github.com/acme/api/issues/1#issuecomment-5") == ref
+    assert len(fake_github.requests_to("GET", "/repos/acme/api/issues/1")) == 3
     with pytest.raises(PermanentConnectorError):
         c.resolve_ref("acme/api#99")
     with pytest.raises(PermanentConnectorError):
@@ -157,20 +218,35 @@ def test_unknown_repo_is_permanent(fake_github: FakeGitHub) -> None:
     assert failure.value.status == 404
 
 
-def test_server_error_is_retryable_and_sent_once(fake_github: FakeGitHub) -> None:
+@pytest.mark.parametrize("status", [500, 502])
+def test_server_error_is_retryable_and_sent_once(fake_github: FakeGitHub, status: int) -> None:
     fake_github.inject(
         Fault(
             "status",
             method="POST",
             path_part="/issues",
-            status=502,
-            body={"message": "bad gateway"},
+            status=status,
+            body={"message": "Server Error"},
         )
     )
-    with pytest.raises(RetryableConnectorError):
+    with pytest.raises(RetryableConnectorError) as failure:
         connector(fake_github).create_ticket(TARGET, spec())
+    assert failure.value.status == status
     assert posts(fake_github) == 1
     assert fake_github.issues == {}
+
+
+def test_unknown_issue_and_gone_repo_are_permanent(fake_github: FakeGitHub) -> None:
+    c = connector(fake_github)
+    with pytest.raises(PermanentConnectorError) as missing:
+        c.fetch_state(TicketRef("acme/api#7", "acme/api#7", "https://github.example/x"))
+    assert missing.value.status == 404
+    fake_github.inject(
+        Fault("status", method="POST", status=422, body={"message": "Validation Failed"})
+    )
+    with pytest.raises(PermanentConnectorError) as invalid:
+        c.create_ticket(TARGET, spec())
+    assert invalid.value.status == 422
 
 
 def test_rate_limits_carry_when_to_retry(fake_github: FakeGitHub) -> None:
@@ -217,14 +293,50 @@ def test_secondary_rate_limit_is_retryable(fake_github: FakeGitHub) -> None:
     with pytest.raises(RetryableConnectorError) as failure:
         connector(fake_github).create_ticket(TARGET, spec())
     assert failure.value.retry_after == 60
+    assert posts(fake_github) == 1
+    fake_github.inject(
+        Fault(
+            "status",
+            method="POST",
+            status=403,
+            headers={"Retry-After": "12"},
+            body={"message": "You have exceeded a secondary rate limit"},
+        )
+    )
+    with pytest.raises(RetryableConnectorError) as told:
+        connector(fake_github).create_ticket(TARGET, spec())
+    assert told.value.retry_after == 12
+
+
+def test_plain_forbidden_is_permanent(fake_github: FakeGitHub) -> None:
+    fake_github.inject(
+        Fault("status", method="POST", status=403, body={"message": "Resource not accessible"})
+    )
+    with pytest.raises(PermanentConnectorError) as failure:
+        connector(fake_github).create_ticket(TARGET, spec())
+    assert failure.value.status == 403
 
 
 def test_slow_answers_time_out_as_retryable(fake_github: FakeGitHub) -> None:
-    fake_github.inject(Fault("slow", method="GET", path_part="/user", delay=3))
+    fake_github.inject(Fault("slow", method="POST", path_part="/issues", delay=2))
     started = time.monotonic()
     with pytest.raises(RetryableConnectorError):
-        connector(fake_github, timeout=1).check_credentials()
-    assert time.monotonic() - started < 2.5
+        connector(fake_github, timeout=0.5).create_ticket(TARGET, spec())
+    assert time.monotonic() - started < 1.5
+    assert posts(fake_github) == 1
+
+
+def test_refused_connection_is_retryable(fake_github: FakeGitHub) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    c = GitHubConnector(
+        ConnectorConfig(
+            base_url=f"http://127.0.0.1:{port}", credentials={"token": TOKEN}, options=FAST
+        )
+    )
+    with pytest.raises(RetryableConnectorError):
+        c.check_credentials()
 
 
 def test_lost_create_answer_is_found_by_marker(fake_github: FakeGitHub) -> None:
@@ -237,4 +349,6 @@ def test_lost_create_answer_is_found_by_marker(fake_github: FakeGitHub) -> None:
     assert posts(fake_github) == 1
     found = c.find_by_marker(TARGET, s.marker, since)
     assert found is not None and found.external_key == "acme/api#1"
+    assert found.url == fake_github.issue("acme/api", 1)["html_url"]
     assert len(fake_github.issues) == 1
+    assert posts(fake_github) == 1
