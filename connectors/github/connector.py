@@ -7,11 +7,12 @@ Its write spacing (one write a second, as GitHub asks for content creation) stay
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import requests
 from github import Auth, Github, GithubException
@@ -114,8 +115,9 @@ class GitHubConnector:
         self._github = Github(
             auth=Auth.Token(token),
             base_url=(config.base_url or "https://api.github.com").rstrip("/"),
-            # Typed int, but handed to requests as is: fractions work.
-            timeout=cast(int, config.timeout),
+            # PyGithub asserts an int here (a float such as the default 15.0 raises), so a
+            # fractional timeout is rounded up to whole seconds.
+            timeout=max(math.ceil(config.timeout), 1),
             retry=None,
             lazy=True,
             per_page=100,

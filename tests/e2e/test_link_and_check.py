@@ -46,7 +46,7 @@ def test_linking_an_existing_ticket_adopts_it_instead_of_creating(
     client: TestClient, engine: Engine, settings: Settings, fake_github: FakeGitHub
 ) -> None:
     github(client, fake_github)
-    existing = fake_github.file_issue("acme/api", "Already filed by hand")
+    existing = fake_github.add_issue("acme/api", "Already filed by hand", "", creator="alice-gh")
     [item] = publish_items(client)
     linked = client.post(
         f"/v1/action-items/{item['id']}/link", json={"ticket": existing["html_url"]}

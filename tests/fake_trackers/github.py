@@ -102,11 +102,6 @@ class FakeGitHub(FakeTrackerServer):
         with self.lock:
             return self._create(repo, {"title": title, "body": body}, creator=creator).body  # type: ignore[no-any-return]
 
-    def file_issue(self, repo: str, title: str) -> dict[str, Any]:
-        """An issue someone filed by hand, outside the service."""
-        with self.lock:
-            return self._create(repo, {"title": title}).body  # type: ignore[no-any-return]
-
     def requests_to(self, method: str, path: str) -> list[Request]:
         with self.lock:
             return [r for r in self.requests if r.method == method and r.path == path]

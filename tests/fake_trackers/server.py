@@ -85,7 +85,7 @@ class FakeTrackerServer:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeTrackerServer:
+    def start(self, port: int = 0) -> FakeTrackerServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -121,7 +121,7 @@ class FakeTrackerServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(
