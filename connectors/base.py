@@ -186,6 +186,11 @@ class Connector(Protocol):
         """Find an existing ticket from its URL or key (to adopt it instead of creating one)."""
         ...
 
+    def register_webhook(self, target: Target, url: str, secret: str) -> str | None:
+        """Create the tracker-side webhook where its API allows; returns its id, or None when
+        it must be set up by hand (the service then says how)."""
+        ...
+
 
 class MalformedPayload(ValueError):
     """A webhook body that is not what the vendor sends (bad JSON, missing fields)."""

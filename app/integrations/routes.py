@@ -86,7 +86,8 @@ def test_integration(
 
 @router.post("/{integration_id}/webhook", response_model=WebhookSetup)
 def webhook_setup(
-    integration_id: UUID, session: SessionDep, _: Admin, settings: SettingsDep
+    integration_id: UUID, session: SessionDep, _: Admin, settings: SettingsDep, box: BoxDep
 ) -> WebhookSetup:
-    """Where and how the tracker should deliver webhooks for this integration."""
-    return integrations_service.webhook_setup(session, integration_id, settings.public_url)
+    """Register this integration's webhook in the tracker where its API allows (GitHub,
+    Linear); otherwise return the URL, events and steps to configure it by hand (Jira)."""
+    return integrations_service.webhook_setup(session, integration_id, settings.public_url, box)

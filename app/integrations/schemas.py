@@ -154,6 +154,7 @@ class WebhookSetup(BaseModel):
     """How to point the tracker's webhook at this integration."""
 
     registered: bool
+    tracker_webhook_id: str | None = None
     url: str
     events: list[str]
     secret_configured: bool

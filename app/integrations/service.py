@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -288,17 +289,36 @@ WEBHOOK_STEPS = {
 }
 
 
-def webhook_setup(session: Session, integration_id: UUID, public_url: str) -> WebhookSetup:
-    """What to configure in the tracker. Registration through the trackers' APIs is not done
-    automatically yet: every kind gets exact instructions for its admin page."""
+def webhook_setup(
+    session: Session, integration_id: UUID, public_url: str, box: SecretBox
+) -> WebhookSetup:
+    """Register the webhook in the tracker where its API allows (GitHub repository hooks,
+    Linear webhookCreate); otherwise say exactly what to configure by hand. A webhook secret is
+    generated and stored (encrypted) when the integration has none."""
     integration = get(session, integration_id)
     kind = TrackerKind(integration.kind)
     events, header = WEBHOOK_EVENTS[kind]
+    url = f"{public_url.rstrip('/')}/v1/webhooks/{integration.id}"
+    if integration.webhook_secret_sealed is None:
+        integration.webhook_secret_sealed = box.seal(secrets.token_urlsafe(32))
+        integration.updated_at = utcnow()
+        session.add(integration)
+        session.flush()
+    secret = box.open(integration.webhook_secret_sealed)
+    target = Target(project=integration.default_project)
+    try:
+        hook_id = connector_for(integration, box).register_webhook(target, url, secret)
+    except ConnectorError as exc:
+        raise InvalidInput(
+            f"{integration.name} refused to create the webhook: {exc.message}; set it up by hand: "
+            + WEBHOOK_STEPS[kind]
+        ) from exc
     return WebhookSetup(
-        registered=False,
-        url=f"{public_url.rstrip('/')}/v1/webhooks/{integration.id}",
+        registered=hook_id is not None,
+        tracker_webhook_id=hook_id,
+        url=url,
         events=events,
-        secret_configured=integration.webhook_secret_sealed is not None,
+        secret_configured=True,
         signature_header=header,
-        instructions=WEBHOOK_STEPS[kind],
+        instructions="Registered in the tracker." if hook_id else WEBHOOK_STEPS[kind],
     )

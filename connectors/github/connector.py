@@ -220,6 +220,16 @@ class GitHubConnector:
             issue = self._issue(repo, number)
             return self._ref(repo, issue)
 
+    def register_webhook(self, target: Target, url: str, secret: str) -> str | None:
+        with _translated("create webhook"):
+            hook = self._github.get_repo(target.project).create_hook(
+                "web",
+                {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
+                events=["issues", "issue_comment"],
+                active=True,
+            )
+            return str(hook.id)
+
     @staticmethod
     def _parse(external_key: str) -> tuple[str, int]:
         parsed = mapping.parse_ref(external_key)

@@ -228,6 +228,11 @@ class JiraConnector:
         except mapping.UnexpectedAnswerError as exc:
             raise PermanentConnectorError(f"Jira {action}: {exc}") from exc
 
+    def register_webhook(self, target: Target, url: str, secret: str) -> str | None:
+        # Dynamic webhooks (POST /rest/api/3/webhook) are for Connect and OAuth 2.0 apps only;
+        # with an API token or PAT the admin page is the way, so say how instead.
+        return None
+
 
 def _from_jira_error(action: str, exc: JIRAError) -> ConnectorError:
     status = exc.status_code

@@ -117,6 +117,19 @@ class LinearConnector:
             )
         return self._ref(self._client.call(mapping.ISSUE, {"id": key})["issue"])
 
+    def register_webhook(self, target: Target, url: str, secret: str) -> str | None:
+        fields = {
+            "url": url,
+            "teamId": target.project,
+            "resourceTypes": ["Issue", "Comment"],
+            "secret": secret,
+            "label": "Followthrough",
+        }
+        result = self._client.call(mapping.WEBHOOK_CREATE, {"input": fields})["webhookCreate"]
+        if not result.get("success") or not result.get("webhook"):
+            raise PermanentConnectorError("Linear did not create the webhook")
+        return str(result["webhook"]["id"])
+
     @staticmethod
     def _ref(issue: dict[str, Any]) -> TicketRef:
         return TicketRef(

@@ -67,3 +67,9 @@ def parse_ref(url_or_key: str) -> str | None:
         return text.upper()
     match = _URL.match(text)
     return match.group("key").upper() if match else None
+
+
+WEBHOOK_CREATE = (
+    "mutation WebhookCreate($input: WebhookCreateInput!) "
+    "{ webhookCreate(input: $input) { success webhook { id enabled } } }"
+)

@@ -65,11 +65,29 @@ def test_linking_an_existing_ticket_adopts_it_instead_of_creating(
     assert missing.status_code in (409, 422)
 
 
-def test_webhook_setup_says_where_to_point_the_tracker(
+def test_webhook_is_registered_in_github_with_a_stored_secret(
     client: TestClient, fake_github: FakeGitHub
 ) -> None:
     integration = github(client, fake_github)
+    assert integration["has_webhook_secret"] is False
     setup = client.post(f"/v1/integrations/{integration['id']}/webhook").json()
+    assert setup["registered"] is True and setup["tracker_webhook_id"] == "700"
     assert setup["url"].endswith(f"/v1/webhooks/{integration['id']}")
-    assert setup["events"] == ["issues", "issue_comment"]
-    assert setup["signature_header"] == "X-Hub-Signature-256"
+    [hook] = fake_github.hooks
+    assert hook["events"] == ["issues", "issue_comment"]
+    assert hook["config"]["url"] == setup["url"] and hook["config"]["content_type"] == "json"
+    assert hook["config"]["secret"], "the generated secret went to GitHub"
+    assert client.get(f"/v1/integrations/{integration['id']}").json()["has_webhook_secret"] is True
+    assert hook["config"]["secret"] not in client.get(f"/v1/integrations/{integration['id']}").text
+
+
+def test_webhook_registration_refused_by_the_tracker_says_what_to_do(
+    client: TestClient, fake_github: FakeGitHub
+) -> None:
+    integration = github(client, fake_github)
+    client.patch(
+        f"/v1/integrations/{integration['id']}", json={"default_project": "acme/elsewhere"}
+    )
+    refused = client.post(f"/v1/integrations/{integration['id']}/webhook")
+    assert refused.status_code == 422
+    assert "Settings > Webhooks" in refused.json()["detail"]

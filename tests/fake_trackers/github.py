@@ -25,6 +25,7 @@ _contract_lock = threading.Lock()
 TOKEN = "ghp_fake_valid_token"
 BOT = "followthrough-bot"
 _REPO = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)$")
+_HOOKS = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/hooks$")
 _ISSUES = re.compile(
     r"^/repos/(?P<repo>[^/]+/[^/]+)/issues(?:/(?P<number>\d+))?(?P<comments>/comments)?$"
 )
@@ -78,6 +79,7 @@ class FakeGitHub(FakeTrackerServer):
         self.repos = set(repos)
         self.issues: dict[tuple[str, int], dict[str, Any]] = {}
         self.comments: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.hooks: list[dict[str, Any]] = []
         self._numbers: dict[str, itertools.count[int]] = {}
         self.contract = self._check
 
@@ -101,6 +103,30 @@ class FakeGitHub(FakeTrackerServer):
         """An issue someone else opened (through the UI, say)."""
         with self.lock:
             return self._create(repo, {"title": title, "body": body}, creator=creator).body  # type: ignore[no-any-return]
+
+    def _create_hook(self, repo: str, body: dict[str, Any]) -> Reply:
+        hook_id = 700 + len(self.hooks)
+        config = dict(body.get("config") or {})
+        self.hooks.append({"repo": repo, **body, "config": config})
+        shown = {k: v for k, v in config.items() if k != "secret"}
+        return Reply(
+            201,
+            {
+                "type": "Repository",
+                "id": hook_id,
+                "name": "web",
+                "active": body.get("active", True),
+                "events": body.get("events", ["push"]),
+                "config": {**shown, "secret": "********"},
+                "updated_at": _now(),
+                "created_at": _now(),
+                "url": f"{self.base_url}/repos/{repo}/hooks/{hook_id}",
+                "test_url": f"{self.base_url}/repos/{repo}/hooks/{hook_id}/test",
+                "ping_url": f"{self.base_url}/repos/{repo}/hooks/{hook_id}/pings",
+                "deliveries_url": f"{self.base_url}/repos/{repo}/hooks/{hook_id}/deliveries",
+                "last_response": {"code": None, "status": "unused", "message": None},
+            },
+        )
 
     def requests_to(self, method: str, path: str) -> list[Request]:
         with self.lock:
@@ -127,6 +153,9 @@ class FakeGitHub(FakeTrackerServer):
             if repo_match.group("repo") not in self.repos:
                 return Reply(404, {"message": "Not Found"})
             return Reply(200, self._repo(repo_match.group("repo")))
+        hooks = _HOOKS.match(request.path)
+        if hooks is not None and request.method == "POST" and hooks.group("repo") in self.repos:
+            return self._create_hook(hooks.group("repo"), request.json() or {})
         match = _ISSUES.match(request.path)
         if match is None:
             return Reply(404, {"message": "Not Found"})

@@ -34,6 +34,7 @@ class FakeLinear(FakeTrackerServer):
         self.issues: dict[str, dict[str, Any]] = {}
         self.labels: dict[str, dict[str, Any]] = {}
         self.comments: list[dict[str, Any]] = []
+        self.webhooks: list[dict[str, Any]] = []
         self._numbers = itertools.count(1)
         self._schema = GraphQLContract()
         self.contract = self._check
@@ -155,6 +156,11 @@ class FakeLinear(FakeTrackerServer):
         label = {"id": str(uuid.uuid4()), "name": variables["input"]["name"]}
         self.labels[label["id"]] = label
         return {"success": True, "issueLabel": label}
+
+    def _webhookCreate(self, variables: dict[str, Any]) -> Any:
+        webhook = {"id": str(uuid.uuid4()), "enabled": True, **variables["input"]}
+        self.webhooks.append(webhook)
+        return {"success": True, "webhook": webhook}
 
     def _commentCreate(self, variables: dict[str, Any]) -> Any:
         fields = variables["input"]
