@@ -178,6 +178,13 @@ class Connector(Protocol):
         """The ticket's current state, assignee, due date and labels."""
         ...
 
+    def fetch_states(
+        self, refs: Sequence[TicketRef], etags: Mapping[str, str]
+    ) -> dict[str, TicketSnapshot | None]:
+        """Many tickets at once, keyed by external key, in as few calls as the tracker allows.
+        None means "unchanged since the ETag in `etags`"; a ticket left out was not found."""
+        ...
+
     def comment(self, ref: TicketRef, text: str) -> None:
         """Add a comment to the ticket."""
         ...

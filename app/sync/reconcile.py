@@ -47,6 +47,7 @@ class ReconcileReport:
 
 
 def reconcile(db: Engine, connectors: ConnectorCache) -> ReconcileReport:
+    """Read back every linked ticket whose item is not final, one batch per integration."""
     report = ReconcileReport(run_id=str(uuid4()))
     with session_scope(db, read_only=True) as session:
         rows = session.exec(
@@ -60,25 +61,42 @@ def reconcile(db: Engine, connectors: ConnectorCache) -> ReconcileReport:
                 | (col(TicketLink.last_state) != TicketState.DELETED.value),
             )
         ).all()
-        work = [(link.id, integration) for link, integration in rows]
-        refs = {link.id: _ref(link) for link, _ in rows}
-        for _, integration in rows:
-            session.expunge(integration)
+        batches: dict[UUID, tuple[Integration, list[tuple[UUID, TicketRef, str | None]]]] = {}
+        for link, integration in rows:
+            if integration.id not in batches:
+                session.expunge(integration)
+            batch = batches.setdefault(integration.id, (integration, []))
+            batch[1].append((link.id, _ref(link), link.etag))
     origin = Origin(source="reconciliation", actor=f"run:{report.run_id}")
-    for link_id, integration in work:
-        ref = refs[link_id]
+    for integration, links in batches.values():
+        refs = [ref for _, ref, _ in links]
+        etags = {ref.external_key: etag for _, ref, etag in links if etag}
         try:
-            snapshot = connectors.get(integration).fetch_state(ref)
+            states = connectors.get(integration).fetch_states(refs, etags)
         except ConnectorError as exc:
-            report.errors.append(f"{ref.external_key}: {exc.message}")
+            report.errors.append(f"{integration.name}: {exc.message}")
             continue
-        report.checked += 1
-        with session_scope(db) as session:
-            events = _differences(session, link_id, integration, snapshot, report.run_id)
-            for event in events:
-                outcome = apply_event(session, integration, event, origin)
-                logger.info("reconciliation %s: %s", report.run_id, outcome)
-            report.drift += len(events)
+        for link_id, ref, _ in links:
+            if ref.external_key not in states:
+                report.errors.append(f"{ref.external_key}: not found in {integration.name}")
+                continue
+            report.checked += 1
+            snapshot = states[ref.external_key]
+            if snapshot is None:  # unchanged since the last read
+                continue
+            with session_scope(db) as session:
+                stored = session.get(TicketLink, link_id)
+                if stored is not None and snapshot.etag:
+                    stored.etag = snapshot.etag
+                    session.add(stored)
+                events = _differences(session, link_id, integration, snapshot, report.run_id)
+                for event in events:
+                    logger.info(
+                        "reconciliation %s: %s",
+                        report.run_id,
+                        apply_event(session, integration, event, origin),
+                    )
+                report.drift += len(events)
     if report.checked or report.errors:
         logger.info(
             "reconciliation %s: %d tickets checked, %d differences applied, %d errors",

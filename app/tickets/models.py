@@ -34,3 +34,5 @@ class TicketLink(SQLModel, table=True):
     last_raw_status: str | None = Field(default=None, sa_column=Column(Text))
     # The tracker's own updated time of the last state applied: older events do not regress it.
     watermark: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # The tracker's ETag of the last read, for conditional requests during reconciliation.
+    etag: str | None = Field(default=None, max_length=200)

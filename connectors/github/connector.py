@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -203,6 +203,27 @@ class GitHubConnector:
                 assignee=issue.assignees[0].login if issue.assignees else None,
                 labels=[label.name for label in issue.labels],
             )
+
+    def fetch_states(
+        self, refs: Sequence[TicketRef], etags: Mapping[str, str]
+    ) -> dict[str, TicketSnapshot | None]:
+        """GitHub has no batch read of issues by number; each read is conditional on the ETag
+        of the last one, so an unchanged issue costs a 304 and no rate limit."""
+        states: dict[str, TicketSnapshot | None] = {}
+        for ref in refs:
+            repo, number = self._parse(ref.external_key)
+            headers = (
+                {"If-None-Match": etags[ref.external_key]} if ref.external_key in etags else {}
+            )
+            with _translated(f"read {ref.external_key}"):
+                answer_headers, raw = self._github.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{repo}/issues/{number}", headers=headers
+                )
+            if raw is None:  # 304 Not Modified
+                states[ref.external_key] = None
+                continue
+            states[ref.external_key] = mapping.snapshot(repo, raw, answer_headers.get("etag"))
+        return states
 
     def comment(self, ref: TicketRef, text: str) -> None:
         repo, number = self._parse(ref.external_key)

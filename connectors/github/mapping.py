@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
-from connectors.base import TicketSpec, TicketState
+from connectors.base import TicketRef, TicketSnapshot, TicketSpec, TicketState
 
 MARKER_PREFIX = "<!-- followthrough:action-item="
 _REF_KEY = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)$")
@@ -57,3 +60,22 @@ def parse_ref(url_or_key: str) -> tuple[str, int] | None:
     if match is None:
         return None
     return match.group("repo"), int(match.group("number"))
+
+
+def snapshot(repo: str, raw: Mapping[str, Any], etag: str | None) -> TicketSnapshot:
+    """A snapshot from GitHub's JSON for one issue."""
+    key = external_key(repo, int(raw["number"]))
+    state, reason = str(raw.get("state", "open")), raw.get("state_reason")
+    updated = datetime.fromisoformat(str(raw["updated_at"]).replace("Z", "+00:00"))
+    assignees = raw.get("assignees") or []
+    return TicketSnapshot(
+        ref=TicketRef(external_key=key, external_id=key, url=str(raw.get("html_url", ""))),
+        state=state_of(state, reason),
+        raw_status=raw_status(state, reason),
+        updated_at=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
+        assignee=assignees[0].get("login") if assignees else None,
+        labels=[
+            str(label.get("name")) for label in raw.get("labels") or [] if isinstance(label, dict)
+        ],
+        etag=etag,
+    )

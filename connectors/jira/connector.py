@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 _SNAPSHOT_FIELDS = "status,resolution,assignee,duedate,labels,updated"
 # More than one issue per marker only happens after a lost create answer was retried too early.
 _MARKER_SEARCH_LIMIT = 10
+# Keys per reconciliation search: Jira's page size for /search/jql.
+_BATCH = 50
 
 
 def _auth(credentials: Mapping[str, str]) -> dict[str, Any]:
@@ -171,6 +173,29 @@ class JiraConnector:
                 snapshot.raw_status,
             )
         return snapshot
+
+    def fetch_states(
+        self, refs: Sequence[TicketRef], etags: Mapping[str, str]
+    ) -> dict[str, TicketSnapshot | None]:
+        """One JQL `key in (...)` search per 50 tickets (Jira has no ETags for issues)."""
+        states: dict[str, TicketSnapshot | None] = {}
+        for start in range(0, len(refs), _BATCH):
+            keys = [ref.external_key for ref in refs[start : start + _BATCH]]
+            with self._calls("batch fetch"):
+                # Straight to /search/jql: the library would first call GET /field to
+                # translate the field names, an endpoint we do not otherwise use.
+                answer = self._client._session.get(
+                    self._client._get_url("search/jql"),
+                    params={
+                        "jql": f"key in ({', '.join(keys)})",
+                        "fields": _SNAPSHOT_FIELDS,
+                        "maxResults": str(len(keys)),
+                    },
+                ).json()
+                for raw in answer.get("issues") or []:
+                    snapshot = mapping.snapshot(raw, self._site_url, self._wont_do)
+                    states[snapshot.ref.external_key] = snapshot
+        return states
 
     def comment(self, ref: TicketRef, text: str) -> None:
         """Add a comment; the body goes as an ADF document, as Jira Cloud v3 requires."""

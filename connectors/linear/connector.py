@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -90,9 +91,23 @@ class LinearConnector:
         self._client.call(mapping.UPDATE, {"id": ref.external_id, "input": fields})
 
     def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
-        issue = self._client.call(mapping.ISSUE, {"id": ref.external_id or ref.external_key})[
-            "issue"
-        ]
+        variables = {"id": ref.external_id or ref.external_key}
+        return self._snapshot(self._client.call(mapping.ISSUE, variables)["issue"])
+
+    def fetch_states(
+        self, refs: Sequence[TicketRef], etags: Mapping[str, str]
+    ) -> dict[str, TicketSnapshot | None]:
+        """One `issues(filter: {id: {in: [...]}})` query per 50 tickets."""
+        states: dict[str, TicketSnapshot | None] = {}
+        for start in range(0, len(refs), 50):
+            ids = [ref.external_id for ref in refs[start : start + 50]]
+            answer = self._client.call(mapping.ISSUES, {"ids": ids, "first": len(ids)})
+            for issue in answer["issues"]["nodes"]:
+                snapshot = self._snapshot(issue)
+                states[snapshot.ref.external_key] = snapshot
+        return states
+
+    def _snapshot(self, issue: dict[str, Any]) -> TicketSnapshot:
         state = issue.get("state") or {}
         due = issue.get("dueDate")
         updated = datetime.fromisoformat(str(issue["updatedAt"]).replace("Z", "+00:00"))

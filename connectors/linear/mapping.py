@@ -73,3 +73,7 @@ WEBHOOK_CREATE = (
     "mutation WebhookCreate($input: WebhookCreateInput!) "
     "{ webhookCreate(input: $input) { success webhook { id enabled } } }"
 )
+ISSUES = (
+    "query Issues($ids: [ID!]!, $first: Int!) "
+    f"{{ issues(filter: {{ id: {{ in: $ids }} }}, first: $first) {{ nodes {{ {ISSUE_FIELDS} }} }} }}"
+)

@@ -3,7 +3,9 @@ published OpenAPI description on every request."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
 import threading
 import zlib
@@ -174,7 +176,11 @@ class FakeGitHub(FakeTrackerServer):
             return self._comment(repo, number, request)
         if request.method == "PATCH":
             return self._edit(issue, request.json() or {})
-        return Reply(200, issue)
+        # Conditional requests, as GitHub serves them: 304 (and no rate-limit cost) if unchanged.
+        etag = '"' + hashlib.sha1(json.dumps(issue, sort_keys=True).encode()).hexdigest() + '"'  # noqa: S324
+        if request.headers.get("if-none-match") == etag:
+            return Reply(304, None, {"ETag": etag})
+        return Reply(200, issue, {"ETag": etag})
 
     def _repo(self, repo: str) -> dict[str, Any]:
         owner, name = repo.split("/")

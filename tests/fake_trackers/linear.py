@@ -110,6 +110,14 @@ class FakeLinear(FakeTrackerServer):
             return self._error("Entity not found: Issue", "ENTITY_NOT_FOUND")
         return issue
 
+    def _issues(self, variables: dict[str, Any]) -> Any:
+        wanted = set(variables.get("ids") or [])
+        return {
+            "nodes": [i for i in self.issues.values() if i["id"] in wanted][
+                : variables.get("first", 50)
+            ]
+        }
+
     def _issueCreate(self, variables: dict[str, Any]) -> Any:
         fields = variables["input"]
         issue_id = fields.get("id") or str(uuid.uuid4())
