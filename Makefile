@@ -30,13 +30,13 @@ test: install-dev
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: install-dev
-	$(BIN)/ruff check app connectors tests
-	$(BIN)/ruff format --check app connectors tests
+	$(BIN)/ruff check app connectors tests bench
+	$(BIN)/ruff format --check app connectors tests bench
 	$(BIN)/mypy app connectors
 
 format: install-dev
-	$(BIN)/ruff format app connectors tests
-	$(BIN)/ruff check --fix app connectors tests
+	$(BIN)/ruff format app connectors tests bench
+	$(BIN)/ruff check --fix app connectors tests bench
 
 openapi: install
 	$(BIN)/followthrough openapi > openapi/openapi.json
