@@ -12,6 +12,7 @@ from app.checks.rules import ConditionSnapshot, ItemSnapshot, PostmortemSnapshot
 from app.conditions import service as conditions_service
 from app.integrations import service as integrations_service
 from app.people.models import Person
+from app.people.service import account_on
 from app.postmortems.models import Postmortem
 from app.postmortems.schemas import CheckReport, Finding
 from app.settings import CheckPolicy
@@ -58,8 +59,8 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
             select(DecisionPoint.responder).where(DecisionPoint.postmortem_id == postmortem.id)
         )
     )
-    trackers = {
-        item.id: route.integration.kind
+    routes = {
+        item.id: (route.integration.kind, route.integration.name)
         for item in items
         if item.committed
         and (
@@ -72,11 +73,8 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
         )
     }
     owners = {item.owner for item in items if item.owner_kind == "person" and item.owner}
-    accounts = {
-        handle: dict(tracker_accounts or {})
-        for handle, tracker_accounts in session.exec(
-            select(Person.handle, Person.tracker_accounts).where(col(Person.handle).in_(owners))
-        )
+    people = {
+        p.handle: p for p in session.exec(select(Person).where(col(Person.handle).in_(owners)))
     }
     return PostmortemSnapshot(
         severity=postmortem.severity,
@@ -95,9 +93,9 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
                 due_date=item.due_date,
                 chain_level=item.chain_level.value if item.chain_level else None,
                 committed=item.committed,
-                tracker=trackers.get(item.id),
+                tracker=routes[item.id][0] if item.id in routes else None,
                 owner_has_tracker_account=_has_account(
-                    accounts.get(item.owner or ""), trackers.get(item.id)
+                    people.get(item.owner or ""), routes.get(item.id)
                 ),
             )
             for index, item in enumerate(items)
@@ -112,10 +110,10 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
     )
 
 
-def _has_account(accounts: dict[str, str] | None, tracker: str | None) -> bool | None:
-    if accounts is None or tracker is None:
+def _has_account(person: Person | None, route: tuple[str, str] | None) -> bool | None:
+    if person is None or route is None:
         return None
-    return bool(accounts.get(tracker))
+    return account_on(person, *route) is not None
 
 
 def run(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> CheckReport:

@@ -2,14 +2,14 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.enums import TrackerKind
 from app.validation import Name, Slug
 
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
 ]
+AccountKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 AccountId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -37,7 +37,10 @@ class PersonCreate(BaseModel):
     display_name: Name
     email: Email | None = None
     team: Slug | None = None
-    tracker_accounts: dict[TrackerKind, AccountId] = {}
+    tracker_accounts: dict[AccountKey, AccountId] = Field(
+        {},
+        description='Account id per tracker kind ("github", "jira", "linear") or per integration name',
+    )
 
 
 class PersonUpdate(BaseModel):
@@ -45,7 +48,7 @@ class PersonUpdate(BaseModel):
     display_name: Name | None = None
     email: Email | None = None
     team: Slug | None = None
-    tracker_accounts: dict[TrackerKind, AccountId] | None = None
+    tracker_accounts: dict[AccountKey, AccountId] | None = None
 
 
 class PersonRead(BaseModel):

@@ -7,6 +7,7 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.enums import TrackerKind
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.pagination import paginate
 from app.people.models import Person, Team
@@ -83,7 +84,7 @@ def create_person(session: Session, data: PersonCreate) -> Person:
         display_name=data.display_name,
         email=data.email,
         team_id=team.id if team else None,
-        tracker_accounts={str(k): v for k, v in data.tracker_accounts.items()},
+        tracker_accounts=_accounts(session, data.tracker_accounts),
     )
     session.add(person)
     flush_unique(session, f"A person with handle {data.handle!r} already exists")
@@ -101,10 +102,34 @@ def update_person(session: Session, person_id: UUID, data: PersonUpdate) -> Pers
         team = resolve_team(session, data.team, "body.team")
         person.team_id = team.id if team else None
     if "tracker_accounts" in fields:
-        person.tracker_accounts = {str(k): v for k, v in (data.tracker_accounts or {}).items()}
+        person.tracker_accounts = _accounts(session, data.tracker_accounts or {})
     session.add(person)
     session.flush()
     return person
+
+
+def _accounts(session: Session, accounts: dict[str, str]) -> dict[str, str]:
+    """Keys are tracker kinds, or integration names when one kind has several workspaces."""
+    from app.integrations.models import Integration  # integrations build on people
+
+    kinds = {kind.value for kind in TrackerKind}
+    names = set(session.exec(select(Integration.name)).all())
+    for key in accounts:
+        if key not in kinds and key not in names:
+            raise InvalidInput(
+                f"tracker_accounts key {key!r} is neither a tracker kind ({', '.join(sorted(kinds))}) "
+                "nor the name of an integration",
+                errors=[
+                    field_error(f"body.tracker_accounts.{key}", "unknown tracker or integration")
+                ],
+            )
+    return dict(accounts)
+
+
+def account_on(person: Person, kind: str, integration_name: str) -> str | None:
+    """The person's account on an integration: its own entry first, else the tracker kind's."""
+    accounts = person.tracker_accounts or {}
+    return accounts.get(integration_name) or accounts.get(kind)
 
 
 def delete_person(session: Session, person_id: UUID) -> None:

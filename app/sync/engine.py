@@ -23,6 +23,7 @@ from app.enums import ActionItemStatus, TrackerKind
 from app.integrations import service as integrations_service
 from app.integrations.models import Integration
 from app.people.models import Person
+from app.people.service import account_on
 from app.postmortems.models import Postmortem
 from app.settings import Settings
 from app.sync.models import OutboxEntry
@@ -90,7 +91,7 @@ def _spec(
     if item.owner_person_id is not None:
         person = session.get(Person, item.owner_person_id)
         if person is not None:
-            assignee = (person.tracker_accounts or {}).get(integration.kind)
+            assignee = account_on(person, integration.kind, integration.name)
     return TicketSpec(
         title=item.title,
         description=item.description,

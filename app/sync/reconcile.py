@@ -21,6 +21,7 @@ from app.enums import ActionItemStatus
 from app.integrations.models import Integration
 from app.integrations.schemas import IntegrationOptions
 from app.people.models import Person
+from app.people.service import account_on
 from app.sync.engine import ConnectorCache
 from app.tickets.events import Origin, apply_event
 from app.tickets.models import TicketLink
@@ -154,7 +155,7 @@ def _differences(
         owner = session.get(Person, item.owner_person_id) if item.owner_person_id else None
         if (
             owner is None
-            or (owner.tracker_accounts or {}).get(integration.kind) != snapshot.assignee
+            or account_on(owner, integration.kind, integration.name) != snapshot.assignee
         ):
             events.append(event(EventKind.ASSIGNEE_CHANGED, assignee=snapshot.assignee))
     return events

@@ -21,6 +21,7 @@ from app.enums import ActionItemStatus as S
 from app.integrations.models import Integration
 from app.integrations.schemas import IntegrationOptions
 from app.people.models import Person
+from app.people.service import account_on
 from app.tickets.models import TicketLink
 from connectors.base import EventKind, TicketState, TrackerEvent
 
@@ -233,7 +234,7 @@ def _assignee(
         return "unassigned; owner kept"
     people = session.exec(select(Person)).all()
     person = next(
-        (p for p in people if (p.tracker_accounts or {}).get(integration.kind) == event.assignee),
+        (p for p in people if account_on(p, integration.kind, integration.name) == event.assignee),
         None,
     )
     if person is None:

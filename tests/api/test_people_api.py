@@ -79,3 +79,25 @@ def test_list_people_by_team_with_pagination(client: TestClient) -> None:
     assert sorted(p["handle"] for p in first["items"] + second["items"]) == handles
     assert second["next_cursor"] is None
     assert client.get("/v1/people", params={"team": "nobody"}).json()["items"] == []
+
+
+def test_accounts_can_be_per_integration(client: TestClient) -> None:
+    client.post(
+        "/v1/integrations",
+        json={
+            "kind": "github",
+            "name": "github-enterprise",
+            "credentials": {"token": "t"},
+            "default_project": "acme/api",
+        },
+    )
+    person = make_person(
+        client, "alice", tracker_accounts={"github": "alice", "github-enterprise": "alice-corp"}
+    )
+    assert person["tracker_accounts"]["github-enterprise"] == "alice-corp"
+    bad = client.post(
+        "/v1/people",
+        json={"handle": "bob", "display_name": "B", "tracker_accounts": {"gitlab-ce": "b"}},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["path"] == "body.tracker_accounts.gitlab-ce"

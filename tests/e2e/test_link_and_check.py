@@ -17,6 +17,7 @@ from tests.e2e.sync_support import (
     publish_items,
     worker_for,
 )
+from tests.factories import make_person
 from tests.fake_trackers.github import BOT, TOKEN, FakeGitHub
 
 
@@ -91,3 +92,20 @@ def test_webhook_registration_refused_by_the_tracker_says_what_to_do(
     refused = client.post(f"/v1/integrations/{integration['id']}/webhook")
     assert refused.status_code == 422
     assert "Settings > Webhooks" in refused.json()["detail"]
+
+
+def test_an_account_for_the_integration_wins_over_the_tracker_kind(
+    client: TestClient, engine: Engine, settings: Settings, fake_github: FakeGitHub
+) -> None:
+    integration = connect_tracker(
+        client, "github", fake_github.base_url, {"token": TOKEN}, "acme/api"
+    )
+    make_person(
+        client,
+        "alice",
+        tracker_accounts={"github": "alice-public", integration["name"]: "alice-corp"},
+    )
+    publish_items(client)
+    drain(worker_for(engine, settings))
+    [issue] = fake_github.issues.values()
+    assert [a["login"] for a in issue["assignees"]] == ["alice-corp"]
