@@ -13,6 +13,7 @@ from app import health
 from app.action_items.routes import router as action_items_router
 from app.conditions.routes import router as conditions_router
 from app.crypto import SecretBox
+from app.dashboard.routes import router as dashboard_router
 from app.db import make_engine
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         action_items_router,
         integrations_router,
         webhooks_router,
+        dashboard_router,
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

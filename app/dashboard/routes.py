@@ -1,0 +1,76 @@
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from app.auth.deps import Reader
+from app.dashboard import service as dashboard_service
+from app.dashboard.schemas import Breakdown, DashboardItems, Period, Summary
+from app.db import SessionDep
+from app.enums import Severity
+from app.errors import InvalidInput, field_error
+from app.settings import SettingsDep
+
+router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
+
+
+def _filters(
+    since: AwareDatetime | None,
+    until: AwareDatetime | None,
+    team: str | None,
+    service: str | None,
+    severity: Severity | None,
+) -> dashboard_service.Filters:
+    quarter = dashboard_service.current_quarter()
+    period = Period(since=since or quarter.since, until=until or quarter.until)
+    if period.until <= period.since:
+        raise InvalidInput(
+            "until must be after since", errors=[field_error("query.until", "not after since")]
+        )
+    return dashboard_service.Filters(
+        period=period, team=team, service=service, severity=severity.value if severity else None
+    )
+
+
+@router.get("/summary", response_model=Summary | Breakdown)
+def summary(
+    session: SessionDep,
+    _: Reader,
+    settings: SettingsDep,
+    team: str | None = None,
+    service: str | None = None,
+    severity: Severity | None = None,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Incidents started at or after; default: this quarter"),
+    ] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Incidents started before")] = None,
+    group_by: Literal["team", "service", "severity", "chain_level"] | None = None,
+) -> Summary | Breakdown:
+    """Is the system changing? Counts, rates, medians and the oldest unclosed item for the
+    period's postmortems (default: the current calendar quarter), optionally per group."""
+    filters = _filters(since, until, team, service, severity)
+    if group_by is None:
+        return dashboard_service.summary(session, filters, settings.checks)
+    groups = {}
+    for value in dashboard_service.group_values(session, filters, group_by):
+        field = "chain_level" if group_by == "chain_level" else group_by
+        narrowed = dashboard_service.Filters(**{**filters.__dict__, field: value})
+        groups[value] = dashboard_service.summary(session, narrowed, settings.checks)
+    return Breakdown(group_by=group_by, groups=groups)
+
+
+@router.get("/action-items", response_model=DashboardItems)
+def action_items(
+    session: SessionDep,
+    _: Reader,
+    status: Literal["open", "closed", "wont_do", "verified"] = "open",
+    overdue: bool | None = None,
+    team: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DashboardItems:
+    """The list a team lead reads: owner, due date, age, ticket link and sync state; overdue first."""
+    items = dashboard_service.open_items(
+        session, team=team, overdue=overdue, status=status, limit=limit
+    )
+    return DashboardItems(items=items)

@@ -1,0 +1,330 @@
+"""The numbers a team reads off its wall: set-based SQL over the period's postmortems.
+
+Every figure is one aggregate query (medians use percentile_cont on PostgreSQL; SQLite, which
+has none, fetches the one column of durations and takes the median in Python).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select, text
+from sqlmodel import Session, col
+
+from app.action_items.models import ActionItem
+from app.action_items.state import UNFINISHED
+from app.dashboard.schemas import DashboardItem, ItemCounts, OldestOpen, Period, Summary
+from app.enums import ActionItemStatus as S
+from app.enums import PostmortemStatus
+from app.people.models import Person, Team
+from app.postmortems.models import Postmortem, PostmortemService
+from app.settings import CheckPolicy
+from app.tickets.models import TicketLink
+from app.timeline.models import TimelineEntry
+
+UNFINISHED_VALUES = [s.value for s in UNFINISHED]
+
+
+def current_quarter(now: datetime | None = None) -> Period:
+    now = now or datetime.now(UTC)
+    first_month = 3 * ((now.month - 1) // 3) + 1
+    since = datetime(now.year, first_month, 1, tzinfo=UTC)
+    until = datetime(now.year + (first_month == 10), (first_month + 2) % 12 + 1, 1, tzinfo=UTC)
+    return Period(since=since, until=until)
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: Period
+    team: str | None = None
+    service: str | None = None
+    severity: str | None = None
+    chain_level: str | None = None  # narrows the action-item figures only
+
+
+def _postmortem_ids(filters: Filters) -> Select[Any]:
+    query = select(col(Postmortem.id)).where(
+        col(Postmortem.started_at) >= filters.period.since,
+        col(Postmortem.started_at) < filters.period.until,
+    )
+    if filters.team is not None:
+        query = query.where(
+            col(Postmortem.team_id).in_(select(col(Team.id)).where(col(Team.slug) == filters.team))
+        )
+    if filters.service is not None:
+        query = query.where(
+            exists().where(
+                col(PostmortemService.postmortem_id) == Postmortem.id,
+                col(PostmortemService.name) == filters.service,
+            )
+        )
+    if filters.severity is not None:
+        query = query.where(col(Postmortem.severity) == filters.severity)
+    return query
+
+
+def _items_where(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
+        col(ActionItem.committed).is_(True),
+        col(ActionItem.postmortem_id).in_(_postmortem_ids(filters)),
+    ]
+    if filters.chain_level is not None:
+        conditions.append(
+            col(ActionItem.chain_level).is_(None)
+            if filters.chain_level == "unset"
+            else col(ActionItem.chain_level) == filters.chain_level
+        )
+    return conditions
+
+
+def _seconds_between(session: Session, start: Any, end: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def _median(session: Session, seconds: Any, where: list[ColumnElement[bool]]) -> float | None:
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.execute(
+            select(func.percentile_cont(0.5).within_group(seconds)).where(*where)
+        ).scalar()
+        return float(value) if value is not None else None
+    values = [v for v in session.execute(select(seconds).where(*where)).scalars() if v is not None]
+    return float(statistics.median(values)) if values else None
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def summary(
+    session: Session, filters: Filters, policy: CheckPolicy, today: date | None = None
+) -> Summary:
+    today = today or datetime.now(UTC).date()
+    pm_ids = _postmortem_ids(filters)
+    in_period = col(Postmortem.id).in_(pm_ids)
+
+    total, complete = session.execute(
+        select(
+            func.count(),
+            func.count().filter(col(Postmortem.status) == PostmortemStatus.COMPLETE.value),
+        ).where(in_period)
+    ).one()
+
+    items_where = _items_where(filters)
+    by_status: dict[str, int] = dict(
+        session.execute(
+            select(col(ActionItem.status), func.count())
+            .where(*items_where)
+            .group_by(col(ActionItem.status))
+        ).all()
+    )
+    overdue = session.execute(
+        select(func.count()).where(
+            *items_where,
+            col(ActionItem.status).in_(UNFINISHED_VALUES),
+            col(ActionItem.due_date) < today,
+        )
+    ).scalar_one()
+    committed = sum(by_status.values())
+    counts = ItemCounts(
+        committed=committed,
+        open=sum(by_status.get(s, 0) for s in UNFINISHED_VALUES),
+        closed=by_status.get(S.CLOSED.value, 0),
+        wont_do=by_status.get(S.WONT_DO.value, 0),
+        verified=by_status.get(S.VERIFIED.value, 0),
+        overdue=overdue,
+    )
+
+    to_close = _median(
+        session,
+        _seconds_between(session, ActionItem.created_at, ActionItem.closed_at),
+        [
+            *items_where,
+            col(ActionItem.closed_at).is_not(None),
+            col(ActionItem.status).in_([S.CLOSED.value, S.VERIFIED.value]),
+        ],
+    )
+    to_verify = _median(
+        session,
+        _seconds_between(session, ActionItem.created_at, ActionItem.verified_at),
+        [*items_where, col(ActionItem.verified_at).is_not(None)],
+    )
+
+    lag = _seconds_between(session, Postmortem.resolved_at, Postmortem.review_held_at)
+    reviewed_where: list[ColumnElement[bool]] = [
+        in_period,
+        col(Postmortem.resolved_at).is_not(None),
+        col(Postmortem.review_held_at).is_not(None),
+    ]
+    review_lag = _median(session, lag, reviewed_where)
+    window = policy.review_window_hours * 3600
+    now = datetime.now(UTC)
+    within, judged = session.execute(
+        select(
+            func.count().filter(and_(col(Postmortem.review_held_at).is_not(None), lag <= window)),
+            func.count(),
+        ).where(
+            in_period,
+            col(Postmortem.resolved_at).is_not(None),
+            # A review still inside its window is not judged yet.
+            (col(Postmortem.review_held_at).is_not(None))
+            | (col(Postmortem.resolved_at) < now - timedelta(seconds=window)),
+        )
+    ).one()
+
+    during, with_timeline = _timeline_shares(session, pm_ids, policy)
+    levels = {
+        level or "unset": int(count)
+        for level, count in session.execute(
+            select(col(ActionItem.chain_level), func.count())
+            .where(*items_where)
+            .group_by(col(ActionItem.chain_level))
+        ).all()
+    }
+    return Summary(
+        period=filters.period,
+        postmortems=total,
+        postmortems_complete=complete,
+        postmortems_not_complete=total - complete,
+        action_items=counts,
+        oldest_unclosed=_oldest(session, items_where, now),
+        completion_rate=_ratio(counts.verified, committed),
+        close_rate=_ratio(counts.closed + counts.verified, committed),
+        median_days_to_close=round(to_close / 86400, 2) if to_close is not None else None,
+        median_days_to_verify=round(to_verify / 86400, 2) if to_verify is not None else None,
+        median_review_lag_hours=round(review_lag / 3600, 2) if review_lag is not None else None,
+        reviewed_within_window_share=_ratio(within, judged),
+        timeline_during_incident_share=_ratio(during, with_timeline),
+        fixes_by_chain_level=levels,
+    )
+
+
+def _timeline_shares(session: Session, pm_ids: Select[Any], policy: CheckPolicy) -> tuple[int, int]:
+    """(postmortems whose timeline was written during the incident, postmortems judged)."""
+    grace = policy.reconstructed_grace_minutes
+    if session.get_bind().dialect.name == "postgresql":
+        cutoff: Any = col(Postmortem.resolved_at) + text(f"interval '{int(grace)} minutes'")
+    else:
+        cutoff = func.datetime(Postmortem.resolved_at, f"+{int(grace)} minutes")
+    late = func.count().filter(col(TimelineEntry.recorded_at) > cutoff)
+    per_postmortem = (
+        select(col(TimelineEntry.postmortem_id), func.count().label("entries"), late.label("late"))
+        .join(Postmortem, col(Postmortem.id) == TimelineEntry.postmortem_id)
+        .where(
+            col(TimelineEntry.postmortem_id).in_(pm_ids), col(Postmortem.resolved_at).is_not(None)
+        )
+        .group_by(col(TimelineEntry.postmortem_id))
+        .subquery()
+    )
+    reconstructed = per_postmortem.c.late >= per_postmortem.c.entries * policy.reconstructed_share
+    during, judged = session.execute(
+        select(func.count().filter(~reconstructed), func.count()).select_from(per_postmortem)
+    ).one()
+    return int(during), int(judged)
+
+
+def _oldest(
+    session: Session, items_where: list[ColumnElement[bool]], now: datetime
+) -> OldestOpen | None:
+    row = session.execute(
+        select(ActionItem, col(Person.handle), col(TicketLink.url))
+        .outerjoin(Person, col(Person.id) == ActionItem.owner_person_id)
+        .outerjoin(TicketLink, col(TicketLink.action_item_id) == ActionItem.id)
+        .where(*items_where, col(ActionItem.status).in_(UNFINISHED_VALUES))
+        .order_by(col(ActionItem.created_at), col(ActionItem.id))
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    item, handle, url = row
+    return OldestOpen(
+        id=item.id,
+        title=item.title,
+        owner=handle,
+        age_days=round((now - item.created_at).total_seconds() / 86400, 1),
+        ticket_url=url,
+        postmortem_id=item.postmortem_id,
+    )
+
+
+def group_values(session: Session, filters: Filters, group_by: str) -> list[str]:
+    pm_ids = _postmortem_ids(filters)
+    query: Select[Any]
+    if group_by == "team":
+        query = (
+            select(col(Team.slug))
+            .join(Postmortem, col(Postmortem.team_id) == Team.id)
+            .where(col(Postmortem.id).in_(pm_ids))
+        )
+    elif group_by == "service":
+        query = select(col(PostmortemService.name)).where(
+            col(PostmortemService.postmortem_id).in_(pm_ids)
+        )
+    elif group_by == "severity":
+        query = select(col(Postmortem.severity)).where(col(Postmortem.id).in_(pm_ids))
+    else:
+        query = select(col(ActionItem.chain_level)).where(*_items_where(filters))
+    return sorted(
+        {str(v) if v is not None else "unset" for v in session.execute(query.distinct()).scalars()}
+    )
+
+
+def open_items(
+    session: Session,
+    *,
+    team: str | None,
+    overdue: bool | None,
+    status: str,
+    limit: int,
+    today: date | None = None,
+) -> list[DashboardItem]:
+    """The list a team lead reads: unfinished (or the given status) committed items, overdue first."""
+    today = today or datetime.now(UTC).date()
+    statuses = UNFINISHED_VALUES if status == "open" else [status]
+    late = and_(col(ActionItem.due_date).is_not(None), col(ActionItem.due_date) < today)
+    query = (
+        select(
+            ActionItem,
+            col(Person.handle),
+            col(Team.slug),
+            col(TicketLink.external_key),
+            col(TicketLink.url),
+        )
+        .join(Postmortem, col(Postmortem.id) == ActionItem.postmortem_id)
+        .outerjoin(Team, col(Team.id) == Postmortem.team_id)
+        .outerjoin(Person, col(Person.id) == ActionItem.owner_person_id)
+        .outerjoin(TicketLink, col(TicketLink.action_item_id) == ActionItem.id)
+        .where(col(ActionItem.committed).is_(True), col(ActionItem.status).in_(statuses))
+    )
+    if team is not None:
+        query = query.where(col(Team.slug) == team)
+    if overdue is not None:
+        query = query.where(late if overdue else ~late)
+    query = query.order_by(
+        case((late, 0), else_=1),
+        col(ActionItem.due_date).asc().nulls_last(),
+        col(ActionItem.created_at),
+    ).limit(limit)
+    now = datetime.now(UTC)
+    unfinished = set(UNFINISHED_VALUES)
+    return [
+        DashboardItem(
+            id=item.id,
+            title=item.title,
+            owner=handle,
+            team=slug,
+            status=item.status,
+            due_date=item.due_date.isoformat() if item.due_date else None,
+            overdue=bool(item.due_date and item.due_date < today and item.status in unfinished),
+            age_days=round((now - item.created_at).total_seconds() / 86400, 1),
+            ticket_key=key,
+            ticket_url=url,
+            sync_state=item.sync_state,
+            postmortem_id=item.postmortem_id,
+        )
+        for item, handle, slug, key, url in session.execute(query).all()
+    ]
