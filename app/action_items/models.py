@@ -15,10 +15,12 @@ class ActionItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_action_item_created", "created_at", "id"),
         Index("ix_action_item_status_due", "status", "due_date"),
+        # Dashboards read a period's items by postmortem, then by state.
+        Index("ix_action_item_postmortem_status", "postmortem_id", "status"),
     )
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
-    postmortem_id: UUID = Field(foreign_key="postmortem.id", index=True, ondelete="CASCADE")
+    postmortem_id: UUID = Field(foreign_key="postmortem.id", ondelete="CASCADE")
     title: str = Field(max_length=300)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     definition_of_done: list[str] = Field(
@@ -32,10 +34,10 @@ class ActionItem(SQLModel, table=True):
     chain_level: str | None = Field(default=None, max_length=2)
     purpose: str | None = Field(default=None, max_length=10)
     priority: str = Field(default="medium", max_length=10)
-    committed: bool = Field(default=True, index=True)
+    committed: bool = Field(default=True)
     tracker: str | None = Field(default=None, max_length=10)
     tracker_project: str | None = Field(default=None, max_length=200)
-    status: str = Field(default="draft", max_length=10, index=True)
+    status: str = Field(default="draft", max_length=10)
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     verified_by: str | None = Field(default=None, max_length=200)

@@ -68,7 +68,7 @@ def _postmortem_ids(filters: Filters) -> Select[Any]:
 
 def _items_where(filters: Filters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
-        col(ActionItem.committed).is_(True),
+        col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
         col(ActionItem.postmortem_id).in_(_postmortem_ids(filters)),
     ]
     if filters.chain_level is not None:
@@ -115,20 +115,18 @@ def summary(
     ).one()
 
     items_where = _items_where(filters)
-    by_status: dict[str, int] = dict(
-        session.execute(
-            select(col(ActionItem.status), func.count())
-            .where(*items_where)
-            .group_by(col(ActionItem.status))
-        ).all()
-    )
-    overdue = session.execute(
-        select(func.count()).where(
-            *items_where,
-            col(ActionItem.status).in_(UNFINISHED_VALUES),
-            col(ActionItem.due_date) < today,
+    # One pass over the period's items: per status, how many and how many are past due.
+    rows = session.execute(
+        select(
+            col(ActionItem.status),
+            func.count(),
+            func.count().filter(col(ActionItem.due_date) < today),
         )
-    ).scalar_one()
+        .where(*items_where)
+        .group_by(col(ActionItem.status))
+    ).all()
+    by_status = {status: int(count) for status, count, _ in rows}
+    overdue = sum(int(late) for status, _, late in rows if status in UNFINISHED_VALUES)
     committed = sum(by_status.values())
     counts = ItemCounts(
         committed=committed,

@@ -1,0 +1,204 @@
+"""Dashboard summary latency at scale: generates postmortems and action items, then times
+GET /v1/dashboard/summary through the app. Prints medians and p95s.
+
+    .venv/bin/python bench/dashboard_summary.py --postmortems 100000           # SQLite file
+    FOLLOWTHROUGH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/bench \\
+        .venv/bin/python bench/dashboard_summary.py --postmortems 100000
+
+Postmortems are spread over five years (about 5,000 a quarter); each has three committed
+action items in mixed states, two services, and two timeline entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from app import migrate
+from app.action_items.models import ActionItem
+from app.auth import service as auth_service
+from app.db import session_scope
+from app.enums import Scope
+from app.main import create_app
+from app.people.models import Person, Team
+from app.postmortems.models import Postmortem, PostmortemService
+from app.settings import Settings, SyncPolicy
+from app.timeline.models import TimelineEntry
+
+START = datetime(2022, 1, 1, tzinfo=UTC)
+SPAN_DAYS = 5 * 365
+STATUSES = ["open", "open", "closed", "verified", "verified", "wont_do", "reopened"]
+
+
+def generate(engine: object, postmortems: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    teams = [
+        {"id": uuid.uuid4(), "slug": f"team-{n}", "name": f"Team {n}", "created_at": START}
+        for n in range(20)
+    ]
+    people = [
+        {
+            "id": uuid.uuid4(),
+            "handle": f"person-{n}",
+            "display_name": f"Person {n}",
+            "team_id": teams[n % 20]["id"],
+            "tracker_accounts": {},
+            "created_at": START,
+        }
+        for n in range(200)
+    ]
+    with session_scope(engine) as s:  # type: ignore[arg-type]
+        s.execute(insert(Team), teams)
+        s.execute(insert(Person), people)
+    batch = 5000
+    for first in range(0, postmortems, batch):
+        pms, services, items, entries = [], [], [], []
+        for n in range(first, min(first + batch, postmortems)):
+            started = START + timedelta(days=rng.uniform(0, SPAN_DAYS))
+            resolved = started + timedelta(hours=rng.uniform(0.2, 8))
+            pm_id = uuid.uuid4()
+            pms.append(
+                {
+                    "id": pm_id,
+                    "title": f"Incident {n}",
+                    "incident_ref": f"INC-{n}",
+                    "severity": f"SEV{rng.randint(1, 4)}",
+                    "status": rng.choice(["published", "published", "complete", "draft"]),
+                    "summary": "",
+                    "user_impact": "",
+                    "team_id": rng.choice(teams)["id"],
+                    "started_at": started,
+                    "resolved_at": resolved,
+                    "review_held_at": resolved + timedelta(hours=rng.uniform(4, 120)),
+                    "links": [],
+                    "chain_walk": {},
+                    "review": {},
+                    "created_by": "bench",
+                    "created_at": started,
+                    "updated_at": started,
+                    "version": 1,
+                }
+            )
+            for name in rng.sample(["checkout", "search", "auth", "payments", "dns", "cdn"], 2):
+                services.append({"postmortem_id": pm_id, "name": name})
+            for _ in range(3):
+                status = rng.choice(STATUSES)
+                created = resolved + timedelta(days=1)
+                closed = (
+                    created + timedelta(days=rng.uniform(1, 30))
+                    if status in ("closed", "verified", "wont_do")
+                    else None
+                )
+                items.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "postmortem_id": pm_id,
+                        "title": "Fix",
+                        "description": "",
+                        "definition_of_done": ["x"],
+                        "verification": "y",
+                        "owner_person_id": rng.choice(people)["id"],
+                        "priority": "medium",
+                        "committed": True,
+                        "status": status,
+                        "chain_level": rng.choice(["L1", "L2", "L3", "L4", "L5", None]),
+                        "due_date": (created + timedelta(days=14)).date(),
+                        "created_at": created,
+                        "updated_at": created,
+                        "closed_at": closed,
+                        "verified_at": closed + timedelta(days=2)
+                        if status == "verified" and closed
+                        else None,
+                        "version": 1,
+                    }
+                )
+            for minutes in (10, rng.choice([20, 600])):
+                entries.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "postmortem_id": pm_id,
+                        "at": started,
+                        "author": "x",
+                        "kind": "action",
+                        "text": "t",
+                        "recorded_at": started + timedelta(minutes=minutes),
+                        "updated_at": started,
+                        "version": 1,
+                    }
+                )
+        with session_scope(engine) as s:  # type: ignore[arg-type]
+            s.execute(insert(Postmortem), pms)
+            s.execute(insert(PostmortemService), services)
+            s.execute(insert(ActionItem), items)
+            s.execute(insert(TimelineEntry), entries)
+
+
+def timed(client: TestClient, params: dict[str, str], runs: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get("/v1/dashboard/summary", params=params)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.text
+    samples.sort()
+    return statistics.median(samples), samples[max(int(len(samples) * 0.95) - 1, 0)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postmortems", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp())
+    url = os.environ.get("FOLLOWTHROUGH_DATABASE_URL") or f"sqlite:///{data_dir / 'bench.db'}"
+    migrate.upgrade(url)
+    settings = Settings(
+        database_url=url,
+        data_dir=data_dir,
+        secret_key="bench",
+        sync=SyncPolicy(run_in_api_process=False),
+    )
+    app = create_app(settings)
+    started = time.perf_counter()
+    generate(app.state.engine, args.postmortems)
+    print(
+        f"generated {args.postmortems} postmortems, {3 * args.postmortems} action items in {time.perf_counter() - started:.0f} s"
+    )
+    if url.startswith("postgresql"):
+        with app.state.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    with session_scope(app.state.engine) as s:
+        _, token = auth_service.create(s, name="bench", scope=Scope.ADMIN)
+    backend = url.split(":", 1)[0]
+    cases = {
+        "one quarter": {"since": "2024-04-01T00:00:00Z", "until": "2024-07-01T00:00:00Z"},
+        "one quarter, one team": {
+            "since": "2024-04-01T00:00:00Z",
+            "until": "2024-07-01T00:00:00Z",
+            "team": "team-3",
+        },
+        "one year": {"since": "2024-01-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"},
+        "all five years": {"since": "2020-01-01T00:00:00Z", "until": "2030-01-01T00:00:00Z"},
+    }
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        timed(client, cases["one quarter"], 3)  # warm caches
+        for name, params in cases.items():
+            median, p95 = timed(client, params, args.runs)
+            print(
+                f"{backend}: summary over {name}: median {median:.1f} ms, p95 {p95:.1f} ms ({args.runs} runs)"
+            )
+
+
+if __name__ == "__main__":
+    main()
