@@ -18,6 +18,7 @@ from app.db import make_engine
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.integrations.routes import router as integrations_router
+from app.metrics import make_registry
 from app.people.routes import people_router, teams_router
 from app.postmortems.routes import router as postmortems_router
 from app.request_guard import RequestGuardMiddleware
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings.resolved_database_url())
     app.state.secret_box = SecretBox(settings.resolved_secret_key())
+    app.state.metrics_registry = make_registry(app.state.engine, settings.metrics_cache_seconds)
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     # Added last so it runs first: refused requests never reach idempotency bookkeeping.

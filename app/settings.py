@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     checks: CheckPolicy = CheckPolicy()
     # Where people reach this service; links in tickets point here.
     public_url: str = "http://127.0.0.1:8000"
+    # /metrics recomputes its aggregate queries at most this often.
+    metrics_cache_seconds: float = Field(15.0, ge=0)
     sync: SyncPolicy = SyncPolicy()
 
     def resolved_database_url(self) -> str:

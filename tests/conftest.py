@@ -129,6 +129,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         secret_key="test-secret",
         # Tests drive the worker themselves (or run it as a separate process).
         sync=SyncPolicy(run_in_api_process=False),
+        metrics_cache_seconds=0,
     )
 
 

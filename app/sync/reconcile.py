@@ -20,6 +20,7 @@ from app.db import session_scope
 from app.enums import ActionItemStatus
 from app.integrations.models import Integration
 from app.integrations.schemas import IntegrationOptions
+from app.metrics import RECONCILIATION_DRIFT
 from app.people.models import Person
 from app.people.service import account_on
 from app.sync.engine import ConnectorCache
@@ -98,6 +99,7 @@ def reconcile(db: Engine, connectors: ConnectorCache) -> ReconcileReport:
                         apply_event(session, integration, event, origin),
                     )
                 report.drift += len(events)
+                RECONCILIATION_DRIFT.inc(len(events))
     if report.checked or report.errors:
         logger.info(
             "reconciliation %s: %d tickets checked, %d differences applied, %d errors",

@@ -23,6 +23,7 @@ from app.action_items.models import ActionItem
 from app.crypto import SecretBox
 from app.db import session_scope, utcnow
 from app.integrations.models import Integration
+from app.metrics import SYNC_LATENCY
 from app.settings import Settings, SyncPolicy
 from app.sync import engine as sync_engine
 from app.sync.models import OutboxEntry
@@ -133,6 +134,10 @@ class Worker:
         else:
             if outcome.done:
                 self._finish(entry)
+                if entry.operation in ("ticket.create", "ticket.update"):
+                    SYNC_LATENCY.labels(entry.operation).observe(
+                        (utcnow() - entry.created_at).total_seconds()
+                    )
             else:
                 self._later(entry, outcome.retry_in or self.settings.sync.poll_seconds)
 

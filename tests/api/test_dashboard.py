@@ -29,61 +29,173 @@ def history(engine: Engine) -> dict[str, Any]:
     """Three postmortems in Q3 2026 (and one just before it); see the module tests for the sums."""
     ids: dict[str, Any] = {}
     with session_scope(engine) as s:
-        payments, search = Team(slug="payments", name="Payments"), Team(slug="search", name="Search")
+        payments, search = (
+            Team(slug="payments", name="Payments"),
+            Team(slug="search", name="Search"),
+        )
         alice = Person(handle="alice", display_name="Alice")
         s.add_all([payments, search, alice])
         s.flush()
 
-        def postmortem(ref: str, team: Team, severity: str, service: str, started: str, resolved: str,
-                       review: str | None, status: str) -> Postmortem:
-            pm = Postmortem(title=ref, incident_ref=ref, severity=severity, status=status, team_id=team.id,
-                            started_at=at(started), resolved_at=at(resolved),
-                            review_held_at=at(review) if review else None)
+        def postmortem(
+            ref: str,
+            team: Team,
+            severity: str,
+            service: str,
+            started: str,
+            resolved: str,
+            review: str | None,
+            status: str,
+        ) -> Postmortem:
+            pm = Postmortem(
+                title=ref,
+                incident_ref=ref,
+                severity=severity,
+                status=status,
+                team_id=team.id,
+                started_at=at(started),
+                resolved_at=at(resolved),
+                review_held_at=at(review) if review else None,
+            )
             s.add(pm)
             s.flush()
             s.add(PostmortemService(postmortem_id=pm.id, name=service))
             return pm
 
-        def item(name: str, pm: Postmortem, status: str, created: str, *, closed: str | None = None,
-                 verified: str | None = None, due: date | None = None, level: str | None = None,
-                 committed: bool = True) -> ActionItem:
-            row = ActionItem(title=name, postmortem_id=pm.id, status=status, committed=committed,
-                             owner_person_id=alice.id, created_at=at(created), due_date=due, chain_level=level,
-                             closed_at=at(closed) if closed else None, verified_at=at(verified) if verified else None)
+        def item(
+            name: str,
+            pm: Postmortem,
+            status: str,
+            created: str,
+            *,
+            closed: str | None = None,
+            verified: str | None = None,
+            due: date | None = None,
+            level: str | None = None,
+            committed: bool = True,
+        ) -> ActionItem:
+            row = ActionItem(
+                title=name,
+                postmortem_id=pm.id,
+                status=status,
+                committed=committed,
+                owner_person_id=alice.id,
+                created_at=at(created),
+                due_date=due,
+                chain_level=level,
+                closed_at=at(closed) if closed else None,
+                verified_at=at(verified) if verified else None,
+            )
             s.add(row)
             s.flush()
             ids[name] = row.id
             return row
 
-        pm1 = postmortem("PM1", payments, "SEV1", "checkout", "2026-07-05T09:00", "2026-07-05T10:00",
-                         "2026-07-06T10:00", "complete")
-        item("A", pm1, "verified", "2026-07-06T00:00", closed="2026-07-10T00:00", verified="2026-07-12T00:00", level="L4")
-        item("B", pm1, "verified", "2026-07-06T00:00", closed="2026-07-08T00:00", verified="2026-07-09T00:00", level="L5")
+        pm1 = postmortem(
+            "PM1",
+            payments,
+            "SEV1",
+            "checkout",
+            "2026-07-05T09:00",
+            "2026-07-05T10:00",
+            "2026-07-06T10:00",
+            "complete",
+        )
+        item(
+            "A",
+            pm1,
+            "verified",
+            "2026-07-06T00:00",
+            closed="2026-07-10T00:00",
+            verified="2026-07-12T00:00",
+            level="L4",
+        )
+        item(
+            "B",
+            pm1,
+            "verified",
+            "2026-07-06T00:00",
+            closed="2026-07-08T00:00",
+            verified="2026-07-09T00:00",
+            level="L5",
+        )
         item("C", pm1, "draft", "2026-07-06T00:00", level="L1", committed=False)
         for minute in (30, 50):
-            s.add(TimelineEntry(postmortem_id=pm1.id, at=at("2026-07-05T09:10"), author="bob", kind="action",
-                                text="t", recorded_at=at(f"2026-07-05T09:{minute}")))
+            s.add(
+                TimelineEntry(
+                    postmortem_id=pm1.id,
+                    at=at("2026-07-05T09:10"),
+                    author="bob",
+                    kind="action",
+                    text="t",
+                    recorded_at=at(f"2026-07-05T09:{minute}"),
+                )
+            )
 
-        pm2 = postmortem("PM2", payments, "SEV2", "checkout", "2026-08-01T10:00", "2026-08-01T12:00",
-                         "2026-08-05T12:00", "published")
+        pm2 = postmortem(
+            "PM2",
+            payments,
+            "SEV2",
+            "checkout",
+            "2026-08-01T10:00",
+            "2026-08-01T12:00",
+            "2026-08-05T12:00",
+            "published",
+        )
         d = item("D", pm2, "open", "2026-08-05T00:00", due=date(2026, 8, 20), level="L5")
         item("E", pm2, "closed", "2026-08-05T00:00", closed="2026-08-11T00:00")
         item("F", pm2, "wont_do", "2026-08-05T00:00", closed="2026-08-07T00:00", level="L3")
         for _ in range(2):
-            s.add(TimelineEntry(postmortem_id=pm2.id, at=at("2026-08-01T10:30"), author="bob", kind="action",
-                                text="t", recorded_at=at("2026-08-03T09:00")))
+            s.add(
+                TimelineEntry(
+                    postmortem_id=pm2.id,
+                    at=at("2026-08-01T10:30"),
+                    author="bob",
+                    kind="action",
+                    text="t",
+                    recorded_at=at("2026-08-03T09:00"),
+                )
+            )
 
-        pm3 = postmortem("PM3", search, "SEV3", "search", "2026-09-01T00:00", "2026-09-01T06:00", None, "published")
+        pm3 = postmortem(
+            "PM3",
+            search,
+            "SEV3",
+            "search",
+            "2026-09-01T00:00",
+            "2026-09-01T06:00",
+            None,
+            "published",
+        )
         item("G", pm3, "reopened", "2026-09-02T00:00", due=date(2027, 2, 1), level="L4")
 
-        pm4 = postmortem("PM4", payments, "SEV2", "checkout", "2026-06-30T23:00", "2026-07-01T01:00", None, "published")
+        pm4 = postmortem(
+            "PM4",
+            payments,
+            "SEV2",
+            "checkout",
+            "2026-06-30T23:00",
+            "2026-07-01T01:00",
+            None,
+            "published",
+        )
         item("H", pm4, "open", "2026-06-01T00:00", level="L1")
 
-        integration = Integration(kind="jira", name="j", credentials_sealed="x", default_project="OPS")
+        integration = Integration(
+            kind="jira", name="j", credentials_sealed="x", default_project="OPS"
+        )
         s.add(integration)
         s.flush()
-        s.add(TicketLink(action_item_id=d.id, integration_id=integration.id, project="OPS", marker="m-d",
-                         external_key="OPS-7", url="https://jira.example/browse/OPS-7"))
+        s.add(
+            TicketLink(
+                action_item_id=d.id,
+                integration_id=integration.id,
+                project="OPS",
+                marker="m-d",
+                external_key="OPS-7",
+                url="https://jira.example/browse/OPS-7",
+            )
+        )
     return ids
 
 
@@ -93,10 +205,23 @@ def summary(client: TestClient, **params: Any) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def test_summary_numbers_match_the_hand_computed_fixture(client: TestClient, history: dict[str, Any]) -> None:
+def test_summary_numbers_match_the_hand_computed_fixture(
+    client: TestClient, history: dict[str, Any]
+) -> None:
     body = summary(client)
-    assert (body["postmortems"], body["postmortems_complete"], body["postmortems_not_complete"]) == (3, 1, 2)
-    assert body["action_items"] == {"committed": 6, "open": 2, "closed": 1, "wont_do": 1, "verified": 2, "overdue": 1}
+    assert (
+        body["postmortems"],
+        body["postmortems_complete"],
+        body["postmortems_not_complete"],
+    ) == (3, 1, 2)
+    assert body["action_items"] == {
+        "committed": 6,
+        "open": 2,
+        "closed": 1,
+        "wont_do": 1,
+        "verified": 2,
+        "overdue": 1,
+    }
     assert body["completion_rate"] == pytest.approx(2 / 6, abs=1e-4)
     assert body["close_rate"] == 0.5
     assert body["median_days_to_close"] == 4.0  # A 4, B 2, E 6
@@ -106,13 +231,21 @@ def test_summary_numbers_match_the_hand_computed_fixture(client: TestClient, his
     assert body["timeline_during_incident_share"] == 0.5  # PM1 during, PM2 after, PM3 none
     assert body["fixes_by_chain_level"] == {"L3": 1, "L4": 2, "L5": 2, "unset": 1}
     oldest = body["oldest_unclosed"]
-    assert (oldest["title"], oldest["owner"], oldest["ticket_url"]) == ("D", "alice", "https://jira.example/browse/OPS-7")
+    assert (oldest["title"], oldest["owner"], oldest["ticket_url"]) == (
+        "D",
+        "alice",
+        "https://jira.example/browse/OPS-7",
+    )
     assert oldest["age_days"] > 90
 
 
 def test_filters_and_period_boundaries(client: TestClient, history: dict[str, Any]) -> None:
     search = summary(client, team="search")
-    assert (search["postmortems"], search["action_items"]["committed"], search["action_items"]["overdue"]) == (1, 1, 0)
+    assert (
+        search["postmortems"],
+        search["action_items"]["committed"],
+        search["action_items"]["overdue"],
+    ) == (1, 1, 0)
     assert search["reviewed_within_window_share"] == 0.0
     assert search["timeline_during_incident_share"] is None
     assert search["median_days_to_close"] is None
@@ -125,23 +258,43 @@ def test_filters_and_period_boundaries(client: TestClient, history: dict[str, An
     assert ends_at_pm1["postmortems"] == 1, "until is exclusive: only PM4"
     empty = summary(client, since="2025-01-01T00:00:00Z", until="2025-04-01T00:00:00Z")
     assert empty["postmortems"] == 0 and empty["action_items"]["committed"] == 0
-    assert (empty["completion_rate"], empty["oldest_unclosed"], empty["fixes_by_chain_level"]) == (None, None, {})
-    assert client.get("/v1/dashboard/summary", params={"since": "2026-10-01T00:00:00Z", "until": "2026-07-01T00:00:00Z"}).status_code == 422
+    assert (empty["completion_rate"], empty["oldest_unclosed"], empty["fixes_by_chain_level"]) == (
+        None,
+        None,
+        {},
+    )
+    assert (
+        client.get(
+            "/v1/dashboard/summary",
+            params={"since": "2026-10-01T00:00:00Z", "until": "2026-07-01T00:00:00Z"},
+        ).status_code
+        == 422
+    )
 
 
 def test_breakdowns(client: TestClient, history: dict[str, Any]) -> None:
     by_team = summary(client, group_by="team")
     assert by_team["group_by"] == "team"
-    assert {k: v["postmortems"] for k, v in by_team["groups"].items()} == {"payments": 2, "search": 1}
+    assert {k: v["postmortems"] for k, v in by_team["groups"].items()} == {
+        "payments": 2,
+        "search": 1,
+    }
     by_level = summary(client, group_by="chain_level")["groups"]
-    assert {k: v["action_items"]["committed"] for k, v in by_level.items()} == {"L3": 1, "L4": 2, "L5": 2, "unset": 1}
+    assert {k: v["action_items"]["committed"] for k, v in by_level.items()} == {
+        "L3": 1,
+        "L4": 2,
+        "L5": 2,
+        "unset": 1,
+    }
     assert by_level["L5"]["action_items"]["overdue"] == 1
     by_severity = summary(client, group_by="severity")["groups"]
     assert sorted(by_severity) == ["SEV1", "SEV2", "SEV3"]
     assert sorted(summary(client, group_by="service")["groups"]) == ["checkout", "search"]
 
 
-def test_the_default_period_is_the_current_quarter(client: TestClient, history: dict[str, Any]) -> None:
+def test_the_default_period_is_the_current_quarter(
+    client: TestClient, history: dict[str, Any]
+) -> None:
     body = client.get("/v1/dashboard/summary").json()
     since = datetime.fromisoformat(body["period"]["since"])
     assert since.day == 1 and since.month in (1, 4, 7, 10) and since <= datetime.now(UTC)
@@ -151,7 +304,15 @@ def test_the_team_leads_list(client: TestClient, history: dict[str, Any]) -> Non
     listed = client.get("/v1/dashboard/action-items").json()["items"]
     assert [i["title"] for i in listed] == ["D", "G", "H"]
     assert listed[0]["overdue"] is True and listed[0]["ticket_key"] == "OPS-7"
-    assert [i["title"] for i in client.get("/v1/dashboard/action-items", params={"overdue": True}).json()["items"]] == ["D"]
-    assert [i["title"] for i in client.get("/v1/dashboard/action-items", params={"team": "search"}).json()["items"]] == ["G"]
-    verified = client.get("/v1/dashboard/action-items", params={"status": "verified"}).json()["items"]
+    assert [
+        i["title"]
+        for i in client.get("/v1/dashboard/action-items", params={"overdue": True}).json()["items"]
+    ] == ["D"]
+    assert [
+        i["title"]
+        for i in client.get("/v1/dashboard/action-items", params={"team": "search"}).json()["items"]
+    ] == ["G"]
+    verified = client.get("/v1/dashboard/action-items", params={"status": "verified"}).json()[
+        "items"
+    ]
     assert sorted(i["title"] for i in verified) == ["A", "B"]

@@ -1,0 +1,59 @@
+"""/metrics in Prometheus text format: aggregates only, cheap to scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.main import create_app
+from app.settings import Settings
+from tests.factories import action_item_body, make_person, make_postmortem, make_team
+
+
+def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def seed(client: TestClient) -> None:
+    make_team(client, "payments")
+    make_person(client, "alice")
+    late = action_item_body(due_date=(date.today() - timedelta(days=3)).isoformat())
+    pm = make_postmortem(
+        client, team="payments", action_items=[late, action_item_body(title="Add a pool floor")]
+    )
+    client.post(f"/v1/postmortems/{pm['id']}/publish")
+
+
+def test_metrics_report_items_overdue_and_jobs_without_per_item_labels(client: TestClient) -> None:
+    seed(client)
+    metrics = scrape(client)
+    assert metrics[("followthrough_action_items", (("status", "open"), ("team", "payments")))] == 2
+    assert metrics[("followthrough_action_items_overdue", (("team", "payments"),))] == 1
+    assert (
+        metrics[("followthrough_oldest_open_action_item_age_seconds", (("team", "payments"),))] >= 0
+    )
+    assert metrics[("followthrough_postmortems", (("status", "published"),))] == 1
+    assert metrics[("followthrough_sync_jobs", (("state", "pending"),))] == 2
+    labels = {name for (_, pairs) in metrics for name, _ in pairs}
+    assert labels <= {"team", "status", "state", "integration", "outcome", "operation", "le"}
+
+
+def test_scrapes_are_served_from_a_short_cache(
+    settings: Settings, make_token: Callable[..., str], client: TestClient
+) -> None:
+    cached = create_app(settings.model_copy(update={"metrics_cache_seconds": 300}))
+    with TestClient(cached) as scraper:
+        before = scrape(scraper)
+        seed(client)
+        assert scrape(scraper) == before
+    assert scrape(client) != before
