@@ -103,6 +103,7 @@ def generate(engine: object, postmortems: int, seed: int = 7) -> None:
                     {
                         "id": uuid.uuid4(),
                         "postmortem_id": pm_id,
+                        "incident_started_at": started,
                         "title": "Fix",
                         "description": "",
                         "definition_of_done": ["x"],

@@ -15,12 +15,16 @@ class ActionItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_action_item_created", "created_at", "id"),
         Index("ix_action_item_status_due", "status", "due_date"),
-        # Dashboards read a period's items by postmortem, then by state.
         Index("ix_action_item_postmortem_status", "postmortem_id", "status"),
+        # Dashboards select a period's items by when their incident started.
+        Index("ix_action_item_incident_started", "incident_started_at"),
     )
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     postmortem_id: UUID = Field(foreign_key="postmortem.id", ondelete="CASCADE")
+    # A copy of the postmortem's started_at, kept in step by the postmortem service, so that a
+    # period's items are one index range instead of a join over every item.
+    incident_started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     title: str = Field(max_length=300)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     definition_of_done: list[str] = Field(

@@ -130,6 +130,7 @@ def create(
     values = data.model_dump(include=set(CONTENT_FIELDS))
     item = ActionItem(
         postmortem_id=postmortem.id,
+        incident_started_at=postmortem.started_at,
         owner_person_id=person_id,
         owner_team_id=team_id,
         status=status.value,

@@ -69,8 +69,11 @@ def _postmortem_ids(filters: Filters) -> Select[Any]:
 def _items_where(filters: Filters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
-        col(ActionItem.postmortem_id).in_(_postmortem_ids(filters)),
+        col(ActionItem.incident_started_at) >= filters.period.since,
+        col(ActionItem.incident_started_at) < filters.period.until,
     ]
+    if filters.team is not None or filters.service is not None or filters.severity is not None:
+        conditions.append(col(ActionItem.postmortem_id).in_(_postmortem_ids(filters)))
     if filters.chain_level is not None:
         conditions.append(
             col(ActionItem.chain_level).is_(None)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import delete, exists, func, or_
+from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -151,6 +152,12 @@ def update(
         )
     if "incident_ref" in fields and data.incident_ref != postmortem.incident_ref:
         _ensure_incident_free(session, data.incident_ref or "", "body.incident_ref", postmortem.id)
+    if "started_at" in fields and data.started_at != postmortem.started_at:
+        session.execute(
+            sql_update(ActionItem)
+            .where(col(ActionItem.postmortem_id) == postmortem.id)
+            .values(incident_started_at=data.started_at)
+        )
     for name in SCALAR_FIELDS:
         if name in fields:
             setattr(postmortem, name, getattr(data, name))

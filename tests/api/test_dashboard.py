@@ -77,6 +77,7 @@ def history(engine: Engine) -> dict[str, Any]:
             row = ActionItem(
                 title=name,
                 postmortem_id=pm.id,
+                incident_started_at=pm.started_at,
                 status=status,
                 committed=committed,
                 owner_person_id=alice.id,
@@ -316,3 +317,24 @@ def test_the_team_leads_list(client: TestClient, history: dict[str, Any]) -> Non
         "items"
     ]
     assert sorted(i["title"] for i in verified) == ["A", "B"]
+
+
+def test_moving_an_incident_moves_its_items_to_the_new_period(client: TestClient) -> None:
+    from tests.factories import make_person, make_postmortem
+
+    make_person(client, "alice")
+    pm = make_postmortem(client)
+    q4 = {"since": "2026-10-01T00:00:00Z", "until": "2027-01-01T00:00:00Z"}
+    assert client.get("/v1/dashboard/summary", params=q4).json()["action_items"]["committed"] == 1
+    moved = client.patch(
+        f"/v1/postmortems/{pm['id']}",
+        json={
+            "started_at": "2026-08-01T09:00:00Z",
+            "detected_at": "2026-08-01T09:04:00Z",
+            "mitigated_at": "2026-08-01T09:30:00Z",
+            "resolved_at": "2026-08-01T09:40:00Z",
+        },
+    )
+    assert moved.status_code == 200, moved.text
+    assert client.get("/v1/dashboard/summary", params=q4).json()["action_items"]["committed"] == 0
+    assert summary(client)["action_items"]["committed"] == 1
