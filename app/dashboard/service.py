@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select, text, true
 from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
@@ -45,25 +45,29 @@ class Filters:
     chain_level: str | None = None  # narrows the action-item figures only
 
 
-def _postmortem_ids(filters: Filters) -> Select[Any]:
-    query = select(col(Postmortem.id)).where(
+def _postmortem_where(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [
         col(Postmortem.started_at) >= filters.period.since,
         col(Postmortem.started_at) < filters.period.until,
-    )
+    ]
     if filters.team is not None:
-        query = query.where(
+        conditions.append(
             col(Postmortem.team_id).in_(select(col(Team.id)).where(col(Team.slug) == filters.team))
         )
     if filters.service is not None:
-        query = query.where(
+        conditions.append(
             exists().where(
                 col(PostmortemService.postmortem_id) == Postmortem.id,
                 col(PostmortemService.name) == filters.service,
             )
         )
     if filters.severity is not None:
-        query = query.where(col(Postmortem.severity) == filters.severity)
-    return query
+        conditions.append(col(Postmortem.severity) == filters.severity)
+    return conditions
+
+
+def _postmortem_ids(filters: Filters) -> Select[Any]:
+    return select(col(Postmortem.id)).where(*_postmortem_where(filters))
 
 
 def _items_where(filters: Filters) -> list[ColumnElement[bool]]:
@@ -89,14 +93,31 @@ def _seconds_between(session: Session, start: Any, end: Any) -> Any:
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-def _median(session: Session, seconds: Any, where: list[ColumnElement[bool]]) -> float | None:
+def _medians(
+    session: Session,
+    where: list[ColumnElement[bool]],
+    columns: list[tuple[Any, list[ColumnElement[bool]]]],
+) -> list[float | None]:
+    """Medians of several expressions over one pass; each counts only rows meeting its own
+    conditions. PostgreSQL computes them; SQLite has no percentile, so its values come back."""
     if session.get_bind().dialect.name == "postgresql":
-        value = session.execute(
-            select(func.percentile_cont(0.5).within_group(seconds)).where(*where)
-        ).scalar()
-        return float(value) if value is not None else None
-    values = [v for v in session.execute(select(seconds).where(*where)).scalars() if v is not None]
-    return float(statistics.median(values)) if values else None
+        row = session.execute(
+            select(
+                *[
+                    func.percentile_cont(0.5).within_group(e).filter(and_(true(), *c))
+                    for e, c in columns
+                ]
+            ).where(*where)
+        ).one()
+        return [float(v) if v is not None else None for v in row]
+    rows = session.execute(
+        select(*[case((and_(true(), *c), e), else_=None) for e, c in columns]).where(*where)
+    ).all()
+    medians: list[float | None] = []
+    for index in range(len(columns)):
+        values = [row[index] for row in rows if row[index] is not None]
+        medians.append(float(statistics.median(values)) if values else None)
+    return medians
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -107,29 +128,37 @@ def summary(
     session: Session, filters: Filters, policy: CheckPolicy, today: date | None = None
 ) -> Summary:
     today = today or datetime.now(UTC).date()
-    pm_ids = _postmortem_ids(filters)
-    in_period = col(Postmortem.id).in_(pm_ids)
+    in_period = _postmortem_where(filters)
 
     total, complete = session.execute(
         select(
             func.count(),
             func.count().filter(col(Postmortem.status) == PostmortemStatus.COMPLETE.value),
-        ).where(in_period)
+        ).where(*in_period)
     ).one()
 
     items_where = _items_where(filters)
-    # One pass over the period's items: per status, how many and how many are past due.
+    # One pass over the period's items: per status and chain level, how many, how many are past
+    # due, and the oldest.
     rows = session.execute(
         select(
             col(ActionItem.status),
             func.count(),
             func.count().filter(col(ActionItem.due_date) < today),
+            func.min(ActionItem.created_at),
+            col(ActionItem.chain_level),
         )
         .where(*items_where)
-        .group_by(col(ActionItem.status))
+        .group_by(col(ActionItem.status), col(ActionItem.chain_level))
     ).all()
-    by_status = {status: int(count) for status, count, _ in rows}
-    overdue = sum(int(late) for status, _, late in rows if status in UNFINISHED_VALUES)
+    by_status: dict[str, int] = {}
+    levels: dict[str, int] = {}
+    for status, count, _, _, level in rows:
+        by_status[status] = by_status.get(status, 0) + int(count)
+        levels[level or "unset"] = levels.get(level or "unset", 0) + int(count)
+    unfinished = [row for row in rows if row[0] in UNFINISHED_VALUES]
+    overdue = sum(int(late) for _, _, late, _, _ in unfinished)
+    firsts = [first for _, _, _, first, _ in unfinished if first is not None]
     committed = sum(by_status.values())
     counts = ItemCounts(
         committed=committed,
@@ -140,28 +169,28 @@ def summary(
         overdue=overdue,
     )
 
-    to_close = _median(
+    to_close, to_verify = _medians(
         session,
-        _seconds_between(session, ActionItem.created_at, ActionItem.closed_at),
+        [*items_where, col(ActionItem.closed_at).is_not(None)],
         [
-            *items_where,
-            col(ActionItem.closed_at).is_not(None),
-            col(ActionItem.status).in_([S.CLOSED.value, S.VERIFIED.value]),
+            (
+                _seconds_between(session, ActionItem.created_at, ActionItem.closed_at),
+                [col(ActionItem.status).in_([S.CLOSED.value, S.VERIFIED.value])],
+            ),
+            (
+                _seconds_between(session, ActionItem.created_at, ActionItem.verified_at),
+                [col(ActionItem.verified_at).is_not(None)],
+            ),
         ],
-    )
-    to_verify = _median(
-        session,
-        _seconds_between(session, ActionItem.created_at, ActionItem.verified_at),
-        [*items_where, col(ActionItem.verified_at).is_not(None)],
     )
 
     lag = _seconds_between(session, Postmortem.resolved_at, Postmortem.review_held_at)
     reviewed_where: list[ColumnElement[bool]] = [
-        in_period,
+        *in_period,
         col(Postmortem.resolved_at).is_not(None),
         col(Postmortem.review_held_at).is_not(None),
     ]
-    review_lag = _median(session, lag, reviewed_where)
+    [review_lag] = _medians(session, reviewed_where, [(lag, [])])
     window = policy.review_window_hours * 3600
     now = datetime.now(UTC)
     within, judged = session.execute(
@@ -169,7 +198,7 @@ def summary(
             func.count().filter(and_(col(Postmortem.review_held_at).is_not(None), lag <= window)),
             func.count(),
         ).where(
-            in_period,
+            *in_period,
             col(Postmortem.resolved_at).is_not(None),
             # A review still inside its window is not judged yet.
             (col(Postmortem.review_held_at).is_not(None))
@@ -177,22 +206,14 @@ def summary(
         )
     ).one()
 
-    during, with_timeline = _timeline_shares(session, pm_ids, policy)
-    levels = {
-        level or "unset": int(count)
-        for level, count in session.execute(
-            select(col(ActionItem.chain_level), func.count())
-            .where(*items_where)
-            .group_by(col(ActionItem.chain_level))
-        ).all()
-    }
+    during, with_timeline = _timeline_shares(session, in_period, policy)
     return Summary(
         period=filters.period,
         postmortems=total,
         postmortems_complete=complete,
         postmortems_not_complete=total - complete,
         action_items=counts,
-        oldest_unclosed=_oldest(session, items_where, now),
+        oldest_unclosed=_oldest(session, items_where, min(firsts), now) if firsts else None,
         completion_rate=_ratio(counts.verified, committed),
         close_rate=_ratio(counts.closed + counts.verified, committed),
         median_days_to_close=round(to_close / 86400, 2) if to_close is not None else None,
@@ -204,7 +225,9 @@ def summary(
     )
 
 
-def _timeline_shares(session: Session, pm_ids: Select[Any], policy: CheckPolicy) -> tuple[int, int]:
+def _timeline_shares(
+    session: Session, in_period: list[ColumnElement[bool]], policy: CheckPolicy
+) -> tuple[int, int]:
     """(postmortems whose timeline was written during the incident, postmortems judged)."""
     grace = policy.reconstructed_grace_minutes
     if session.get_bind().dialect.name == "postgresql":
@@ -215,9 +238,7 @@ def _timeline_shares(session: Session, pm_ids: Select[Any], policy: CheckPolicy)
     per_postmortem = (
         select(col(TimelineEntry.postmortem_id), func.count().label("entries"), late.label("late"))
         .join(Postmortem, col(Postmortem.id) == TimelineEntry.postmortem_id)
-        .where(
-            col(TimelineEntry.postmortem_id).in_(pm_ids), col(Postmortem.resolved_at).is_not(None)
-        )
+        .where(*in_period, col(Postmortem.resolved_at).is_not(None))
         .group_by(col(TimelineEntry.postmortem_id))
         .subquery()
     )
@@ -229,14 +250,18 @@ def _timeline_shares(session: Session, pm_ids: Select[Any], policy: CheckPolicy)
 
 
 def _oldest(
-    session: Session, items_where: list[ColumnElement[bool]], now: datetime
+    session: Session, items_where: list[ColumnElement[bool]], first: datetime, now: datetime
 ) -> OldestOpen | None:
     row = session.execute(
         select(ActionItem, col(Person.handle), col(TicketLink.url))
         .outerjoin(Person, col(Person.id) == ActionItem.owner_person_id)
         .outerjoin(TicketLink, col(TicketLink.action_item_id) == ActionItem.id)
-        .where(*items_where, col(ActionItem.status).in_(UNFINISHED_VALUES))
-        .order_by(col(ActionItem.created_at), col(ActionItem.id))
+        .where(
+            *items_where,
+            col(ActionItem.status).in_(UNFINISHED_VALUES),
+            col(ActionItem.created_at) == first,
+        )
+        .order_by(col(ActionItem.id))
         .limit(1)
     ).first()
     if row is None:
