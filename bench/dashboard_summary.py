@@ -1,9 +1,9 @@
 """Dashboard summary latency at scale: generates postmortems and action items, then times
 GET /v1/dashboard/summary through the app. Prints medians and p95s.
 
-    .venv/bin/python bench/dashboard_summary.py --postmortems 100000           # SQLite file
+    .venv/bin/python -m bench.dashboard_summary --postmortems 100000           # SQLite file
     FOLLOWTHROUGH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/bench \\
-        .venv/bin/python bench/dashboard_summary.py --postmortems 100000
+        .venv/bin/python -m bench.dashboard_summary --postmortems 100000
 
 Postmortems are spread over five years (about 5,000 a quarter); each has three committed
 action items in mixed states, two services, and two timeline entries.
@@ -12,28 +12,21 @@ action items in mixed states, two services, and two timeline entries.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from app import migrate
 from app.action_items.models import ActionItem
-from app.auth import service as auth_service
 from app.db import session_scope
-from app.enums import Scope
-from app.main import create_app
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem, PostmortemService
-from app.settings import Settings, SyncPolicy
 from app.timeline.models import TimelineEntry
+from bench.bench_app import admin_token, bench_app
 
 START = datetime(2022, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 5 * 365
@@ -160,16 +153,7 @@ def main() -> None:
     parser.add_argument("--postmortems", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp())
-    url = os.environ.get("FOLLOWTHROUGH_DATABASE_URL") or f"sqlite:///{data_dir / 'bench.db'}"
-    migrate.upgrade(url)
-    settings = Settings(
-        database_url=url,
-        data_dir=data_dir,
-        secret_key="bench",
-        sync=SyncPolicy(run_in_api_process=False),
-    )
-    app = create_app(settings)
+    app, url = bench_app()
     started = time.perf_counter()
     generate(app.state.engine, args.postmortems)
     print(
@@ -179,8 +163,7 @@ def main() -> None:
         with app.state.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
             conn.commit()
-    with session_scope(app.state.engine) as s:
-        _, token = auth_service.create(s, name="bench", scope=Scope.ADMIN)
+    token = admin_token(app)
     backend = url.split(":", 1)[0]
     cases = {
         "one quarter": {"since": "2024-04-01T00:00:00Z", "until": "2024-07-01T00:00:00Z"},

@@ -1,7 +1,7 @@
 """How fast a webhook delivery is acknowledged (verify + store + 202), on a throwaway SQLite or
 the PostgreSQL given in FOLLOWTHROUGH_DATABASE_URL. Prints latency percentiles.
 
-    .venv/bin/python bench/webhook_ack.py [deliveries]
+    .venv/bin/python -m bench.webhook_ack [deliveries]
 """
 
 from __future__ import annotations
@@ -9,39 +9,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from app import migrate
-from app.auth import service as auth_service
-from app.db import session_scope
-from app.enums import Scope
-from app.main import create_app
-from app.settings import Settings, SyncPolicy
+from bench.bench_app import admin_token, bench_app
 
 SECRET = "bench-secret"
 
 
 def main(count: int) -> None:
-    data_dir = Path(tempfile.mkdtemp())
-    url = os.environ.get("FOLLOWTHROUGH_DATABASE_URL") or f"sqlite:///{data_dir / 'bench.db'}"
-    migrate.upgrade(url)
-    settings = Settings(
-        database_url=url,
-        data_dir=data_dir,
-        secret_key="bench",
-        sync=SyncPolicy(run_in_api_process=False),
-    )
-    app = create_app(settings)
-    with session_scope(app.state.engine) as session:
-        _, token = auth_service.create(session, name="bench", scope=Scope.ADMIN)
+    app, url = bench_app()
+    token = admin_token(app)
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
         integration = client.post(
             "/v1/integrations",

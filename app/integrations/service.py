@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlmodel import Session, col, delete, select
 
+from app.action_items.models import ActionItem
 from app.crypto import SecretBox
 from app.db import utcnow
 from app.enums import TrackerKind
@@ -27,6 +28,7 @@ from app.integrations.schemas import (
 )
 from app.people.models import Team
 from app.people.service import flush_unique, resolve_team
+from app.postmortems.models import Postmortem
 from app.tickets.models import TicketLink
 from connectors import registry
 from connectors.base import (
@@ -321,4 +323,15 @@ def webhook_setup(
         secret_configured=True,
         signature_header=header,
         instructions="Registered in the tracker." if hook_id else WEBHOOK_STEPS[kind],
+    )
+
+
+def route_for_item(session: Session, item: ActionItem) -> Route | None:
+    """Where this action item's ticket goes (see `route_for`)."""
+    postmortem = session.get(Postmortem, item.postmortem_id)
+    return route_for(
+        session,
+        team_id=postmortem.team_id if postmortem else None,
+        tracker=item.tracker,
+        project=item.tracker_project,
     )

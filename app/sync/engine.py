@@ -24,7 +24,6 @@ from app.integrations import service as integrations_service
 from app.integrations.models import Integration
 from app.people.models import Person
 from app.people.service import account_on
-from app.postmortems.models import Postmortem
 from app.settings import Settings
 from app.sync.models import OutboxEntry
 from app.sync.outbox import CREATE, UPDATE
@@ -107,13 +106,7 @@ def _spec(
 
 
 def _route(session: Session, item: ActionItem) -> integrations_service.Route:
-    postmortem = session.get(Postmortem, item.postmortem_id)
-    route = integrations_service.route_for(
-        session,
-        team_id=postmortem.team_id if postmortem else None,
-        tracker=item.tracker,
-        project=item.tracker_project,
-    )
+    route = integrations_service.route_for_item(session, item)
     if route is None:
         raise NothingToRoute(
             "No integration takes this item: route its team to one (PATCH /v1/integrations/{id} "

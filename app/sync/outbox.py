@@ -9,7 +9,6 @@ from sqlmodel import Session, col, select
 from app.action_items.models import ActionItem
 from app.db import utcnow
 from app.integrations import service as integrations_service
-from app.postmortems.models import Postmortem
 from app.sync.models import OutboxEntry
 from app.tickets.models import TicketLink
 
@@ -51,13 +50,7 @@ def _integration_of(session: Session, item: ActionItem | None) -> UUID | None:
     link = session.exec(select(TicketLink).where(TicketLink.action_item_id == item.id)).first()
     if link is not None:
         return link.integration_id
-    postmortem = session.get(Postmortem, item.postmortem_id)
-    route = integrations_service.route_for(
-        session,
-        team_id=postmortem.team_id if postmortem else None,
-        tracker=item.tracker,
-        project=item.tracker_project,
-    )
+    route = integrations_service.route_for_item(session, item)
     return route.integration.id if route else None
 
 

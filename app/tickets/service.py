@@ -15,7 +15,6 @@ from app.db import utcnow
 from app.errors import Conflict, InvalidInput, field_error
 from app.integrations import service as integrations_service
 from app.integrations.models import Integration
-from app.postmortems.models import Postmortem
 from app.sync import outbox
 from app.sync.models import OutboxEntry
 from app.tickets.models import TicketLink
@@ -121,13 +120,7 @@ def link_existing(
 def _integration(session: Session, item: ActionItem, integration_id: UUID | None) -> Integration:
     if integration_id is not None:
         return integrations_service.get(session, integration_id)
-    postmortem = session.get(Postmortem, item.postmortem_id)
-    route = integrations_service.route_for(
-        session,
-        team_id=postmortem.team_id if postmortem else None,
-        tracker=item.tracker,
-        project=item.tracker_project,
-    )
+    route = integrations_service.route_for_item(session, item)
     if route is None:
         raise InvalidInput(
             "No integration takes this item; name one with integration_id",

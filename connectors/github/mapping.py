@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import TicketRef, TicketSnapshot, TicketSpec, TicketState
+from connectors.markdown import ticket_markdown
 
 MARKER_PREFIX = "<!-- followthrough:action-item="
 _REF_KEY = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)$")
@@ -21,19 +22,8 @@ def marker_comment(marker: str) -> str:
 
 
 def render_body(spec: TicketSpec) -> str:
-    """Markdown body: what, checklist, verification, due date (GitHub has no field), link, marker."""
-    parts: list[str] = []
-    if spec.description.strip():
-        parts += [spec.description.strip(), ""]
-    parts.append("## Definition of done")
-    parts += [f"- [ ] {criterion}" for criterion in spec.definition_of_done] or [
-        "- [ ] (not written yet)"
-    ]
-    parts += ["", "## Verification", spec.verification.strip() or "(not written yet)", ""]
-    if spec.due_date is not None:
-        parts += [f"**Due:** {spec.due_date.isoformat()}", ""]
-    parts += [f"From the postmortem: {spec.postmortem_url}", "", marker_comment(spec.marker)]
-    return "\n".join(parts)
+    """GitHub has no due-date field, so the date goes in the body; the marker closes it."""
+    return ticket_markdown(spec, due_in_body=True, footer=marker_comment(spec.marker))
 
 
 def state_of(state: str, state_reason: str | None) -> TicketState:

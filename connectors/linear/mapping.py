@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from connectors.base import TicketSpec, TicketState
+from connectors.markdown import ticket_markdown
 
 ISSUE_FIELDS = "id identifier url updatedAt dueDate assignee { id } labels { nodes { name } } state { name type }"
 
@@ -38,16 +39,7 @@ _URL = re.compile(
 
 
 def render_description(spec: TicketSpec) -> str:
-    parts: list[str] = []
-    if spec.description.strip():
-        parts += [spec.description.strip(), ""]
-    parts.append("## Definition of done")
-    parts += [f"- [ ] {criterion}" for criterion in spec.definition_of_done] or [
-        "- [ ] (not written yet)"
-    ]
-    parts += ["", "## Verification", spec.verification.strip() or "(not written yet)", ""]
-    parts.append(f"From the postmortem: {spec.postmortem_url}")
-    return "\n".join(parts)
+    return ticket_markdown(spec)
 
 
 def state_of(state_type: str) -> TicketState:
