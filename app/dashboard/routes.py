@@ -4,7 +4,9 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from app.auth.deps import Reader
+from app.dashboard import patterns
 from app.dashboard import service as dashboard_service
+from app.dashboard.patterns import Patterns
 from app.dashboard.schemas import Breakdown, DashboardItems, Period, Summary
 from app.db import SessionDep
 from app.enums import Severity
@@ -74,3 +76,20 @@ def action_items(
         session, team=team, overdue=overdue, status=status, limit=limit
     )
     return DashboardItems(items=items)
+
+
+patterns_router = APIRouter(prefix="/v1/patterns", tags=["dashboard"])
+
+
+@patterns_router.get("", response_model=Patterns)
+def recurring_patterns(
+    session: SessionDep,
+    _: Reader,
+    since: Annotated[AwareDatetime | None, Query(description="Default: this quarter")] = None,
+    until: AwareDatetime | None = None,
+) -> Patterns:
+    """What recurs across the period's postmortems (in two or more): failure-mode tags,
+    services, condition categories, chain levels that contributed, and what slowed detection;
+    strongest first, each with the postmortems behind it."""
+    filters = _filters(since, until, None, None, None)
+    return patterns.find(session, filters.period)
