@@ -6,7 +6,12 @@ from app.conditions.models import ContributingCondition
 from app.idempotency.models import IdempotencyRecord
 from app.integrations.models import Integration, TeamRoute
 from app.people.models import Person, Team
-from app.postmortems.models import Postmortem, PostmortemService, PostmortemTag
+from app.postmortems.models import (
+    Postmortem,
+    PostmortemRecurrence,
+    PostmortemService,
+    PostmortemTag,
+)
 from app.sync.models import OutboxEntry
 from app.tickets.models import TicketLink
 from app.timeline.models import DecisionPoint, TimelineEntry, TimelineEntryRevision
@@ -23,6 +28,7 @@ __all__ = [
     "OutboxEntry",
     "Person",
     "Postmortem",
+    "PostmortemRecurrence",
     "PostmortemService",
     "PostmortemTag",
     "Team",

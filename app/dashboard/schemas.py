@@ -27,6 +27,14 @@ class OldestOpen(BaseModel):
     postmortem_id: UUID
 
 
+class Recurrences(BaseModel):
+    total: int = Field(description="Period postmortems linked to an earlier one they repeat")
+    earlier_complete: int = Field(
+        description="The earlier postmortem was complete before this incident: the fix did not hold"
+    )
+    earlier_not_complete: int
+
+
 class Summary(BaseModel):
     period: Period
     postmortems: int
@@ -46,6 +54,7 @@ class Summary(BaseModel):
         description="of postmortems with a timeline and a resolution time"
     )
     fixes_by_chain_level: dict[str, int]
+    recurrences: Recurrences
 
 
 class Breakdown(BaseModel):

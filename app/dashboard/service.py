@@ -12,15 +12,23 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select, text, true
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
 from app.action_items.state import UNFINISHED
-from app.dashboard.schemas import DashboardItem, ItemCounts, OldestOpen, Period, Summary
+from app.dashboard.schemas import (
+    DashboardItem,
+    ItemCounts,
+    OldestOpen,
+    Period,
+    Recurrences,
+    Summary,
+)
 from app.enums import ActionItemStatus as S
 from app.enums import PostmortemStatus
 from app.people.models import Person, Team
-from app.postmortems.models import Postmortem, PostmortemService
+from app.postmortems.models import Postmortem, PostmortemRecurrence, PostmortemService
 from app.settings import CheckPolicy
 from app.tickets.models import TicketLink
 from app.timeline.models import TimelineEntry
@@ -222,6 +230,27 @@ def summary(
         reviewed_within_window_share=_ratio(within, judged),
         timeline_during_incident_share=_ratio(during, with_timeline),
         fixes_by_chain_level=levels,
+        recurrences=_recurrences(session, in_period),
+    )
+
+
+def _recurrences(session: Session, in_period: list[ColumnElement[bool]]) -> Recurrences:
+    earlier = aliased(Postmortem)
+    held_not, total = session.execute(
+        select(
+            func.count().filter(
+                col(earlier.completed_at).is_not(None),
+                col(earlier.completed_at) <= Postmortem.started_at,
+            ),
+            func.count(),
+        )
+        .select_from(PostmortemRecurrence)
+        .join(Postmortem, col(Postmortem.id) == PostmortemRecurrence.postmortem_id)
+        .join(earlier, col(earlier.id) == PostmortemRecurrence.earlier_id)
+        .where(*in_period)
+    ).one()
+    return Recurrences(
+        total=total, earlier_complete=held_not, earlier_not_complete=total - held_not
     )
 
 

@@ -66,3 +66,14 @@ class PostmortemTag(SQLModel, table=True):
 
     postmortem_id: UUID = Field(foreign_key="postmortem.id", primary_key=True, ondelete="CASCADE")
     name: str = Field(max_length=64, primary_key=True, index=True)
+
+
+class PostmortemRecurrence(SQLModel, table=True):
+    """This incident is a recurrence of an earlier one: did the earlier fix hold?"""
+
+    __tablename__ = "postmortem_recurrence"
+
+    postmortem_id: UUID = Field(foreign_key="postmortem.id", primary_key=True, ondelete="CASCADE")
+    earlier_id: UUID = Field(
+        foreign_key="postmortem.id", primary_key=True, index=True, ondelete="CASCADE"
+    )

@@ -128,6 +128,9 @@ class PostmortemCreate(BaseModel):
     decision_points: Annotated[list[DecisionPointCreate], Field(max_length=200)] = []
     conditions: Annotated[list[ConditionCreate], Field(max_length=100)] = []
     action_items: Annotated[list[ActionItemCreate], Field(max_length=100)] = []
+    recurrence_of: Annotated[list[UUID], Field(max_length=20)] = Field(
+        [], description="Earlier postmortems this incident is a recurrence of"
+    )
 
     @model_validator(mode="after")
     def _times_in_order(self) -> "PostmortemCreate":
@@ -159,6 +162,7 @@ class PostmortemUpdate(BaseModel):
     status: Literal["draft", "in_review"] | None = Field(
         None, description="Move between draft and in review; publishing has its own call"
     )
+    recurrence_of: Annotated[list[UUID], Field(max_length=20)] | None = None
 
 
 class PostmortemRead(BaseModel):
@@ -187,6 +191,7 @@ class PostmortemRead(BaseModel):
     updated_at: datetime
     published_at: datetime | None
     completed_at: datetime | None
+    recurrence_of: list[UUID]
     version: int
 
 

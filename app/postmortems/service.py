@@ -23,7 +23,12 @@ from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.pagination import paginate
 from app.people.models import Team
 from app.people.service import flush_unique, resolve_team, team_slugs
-from app.postmortems.models import Postmortem, PostmortemService, PostmortemTag
+from app.postmortems.models import (
+    Postmortem,
+    PostmortemRecurrence,
+    PostmortemService,
+    PostmortemTag,
+)
 from app.postmortems.schemas import (
     INCIDENT_TIMES,
     CheckReport,
@@ -88,6 +93,7 @@ def create(session: Session, data: PostmortemCreate, caller: Caller) -> Postmort
     )
     _set_names(session, postmortem.id, PostmortemService, data.services)
     _set_names(session, postmortem.id, PostmortemTag, data.tags)
+    _set_recurrences(session, postmortem, data.recurrence_of)
     for entry in data.timeline:
         timeline_service.add_entry(session, postmortem, entry)
     for point in data.decision_points:
@@ -111,6 +117,28 @@ def _set_names(
     session.execute(delete(table).where(table.postmortem_id == postmortem_id))  # type: ignore[arg-type]
     for name in dict.fromkeys(names):
         session.add(table(postmortem_id=postmortem_id, name=name))
+    session.flush()
+
+
+def _set_recurrences(session: Session, postmortem: Postmortem, earlier_ids: list[UUID]) -> None:
+    """Link to the earlier incidents this one repeats; each must exist and have started first."""
+    session.execute(
+        delete(PostmortemRecurrence).where(col(PostmortemRecurrence.postmortem_id) == postmortem.id)
+    )
+    for index, earlier_id in enumerate(dict.fromkeys(earlier_ids)):
+        earlier = session.get(Postmortem, earlier_id)
+        path = f"body.recurrence_of[{index}]"
+        if earlier is None or earlier.id == postmortem.id:
+            raise InvalidInput(
+                f"recurrence_of[{index}] must name another existing postmortem",
+                errors=[field_error(path, f"no other postmortem with id {earlier_id}")],
+            )
+        if earlier.started_at > postmortem.started_at:
+            raise InvalidInput(
+                f"recurrence_of[{index}] started after this incident; a recurrence repeats an earlier one",
+                errors=[field_error(path, "not an earlier incident")],
+            )
+        session.add(PostmortemRecurrence(postmortem_id=postmortem.id, earlier_id=earlier.id))
     session.flush()
 
 
@@ -174,6 +202,8 @@ def update(
         _set_names(session, postmortem.id, PostmortemService, data.services or [])
     if "tags" in fields:
         _set_names(session, postmortem.id, PostmortemTag, data.tags or [])
+    if "recurrence_of" in fields:
+        _set_recurrences(session, postmortem, data.recurrence_of or [])
     if "status" in fields and data.status is not None and data.status != postmortem.status:
         if postmortem.status not in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW):
             raise Conflict(f"A {postmortem.status} postmortem cannot go back to {data.status}")
@@ -329,6 +359,14 @@ def to_read(session: Session, postmortems: list[Postmortem]) -> list[PostmortemR
     ids = [p.id for p in postmortems]
     services = _names(session, PostmortemService, ids)
     tags = _names(session, PostmortemTag, ids)
+    recurrences: dict[UUID, list[UUID]] = {i: [] for i in ids}
+    if ids:
+        for pm_id, earlier_id in session.exec(
+            select(PostmortemRecurrence.postmortem_id, PostmortemRecurrence.earlier_id).where(
+                col(PostmortemRecurrence.postmortem_id).in_(ids)
+            )
+        ):
+            recurrences[pm_id].append(earlier_id)
     slugs = team_slugs(session, {p.team_id for p in postmortems if p.team_id})
     return [
         PostmortemRead.model_validate(
@@ -338,6 +376,7 @@ def to_read(session: Session, postmortems: list[Postmortem]) -> list[PostmortemR
                 "services": services[p.id],
                 "tags": tags[p.id],
                 "review_lag_hours": review_lag_hours(p),
+                "recurrence_of": sorted(recurrences[p.id], key=str),
             }
         )
         for p in postmortems

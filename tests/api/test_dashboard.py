@@ -133,6 +133,7 @@ def history(engine: Engine) -> dict[str, Any]:
                 )
             )
 
+        pm1.completed_at = at("2026-07-12T00:00")
         pm2 = postmortem(
             "PM2",
             payments,
@@ -338,3 +339,46 @@ def test_moving_an_incident_moves_its_items_to_the_new_period(client: TestClient
     assert moved.status_code == 200, moved.text
     assert client.get("/v1/dashboard/summary", params=q4).json()["action_items"]["committed"] == 0
     assert summary(client)["action_items"]["committed"] == 1
+
+
+def test_recurrences_say_whether_the_earlier_fix_held(
+    client: TestClient, history: dict[str, Any]
+) -> None:
+    from tests.factories import make_postmortem
+
+    earlier = client.get("/v1/postmortems", params={"q": "PM1"}).json()["items"][0]  # complete
+    unfinished = client.get("/v1/postmortems", params={"q": "PM3"}).json()["items"][0]  # published
+    again = make_postmortem(
+        client,
+        action_items=[],
+        started_at="2026-09-20T00:00:00Z",
+        detected_at=None,
+        mitigated_at=None,
+        resolved_at=None,
+        recurrence_of=[earlier["id"], unfinished["id"]],
+    )
+    assert sorted(again["recurrence_of"]) == sorted([earlier["id"], unfinished["id"]])
+    assert summary(client)["recurrences"] == {
+        "total": 2,
+        "earlier_complete": 0,
+        "earlier_not_complete": 2,
+    }
+    # PM1 has no completed_at in the fixture; once it records one before the repeat, the fix did not hold.
+    client_pm = client.patch(
+        f"/v1/postmortems/{again['id']}", json={"recurrence_of": [unfinished["id"]]}
+    )
+    assert client_pm.json()["recurrence_of"] == [unfinished["id"]]
+    later = client.post(
+        "/v1/postmortems",
+        json={
+            "title": "x",
+            "incident_ref": "INC-LATE",
+            "severity": "SEV3",
+            "started_at": "2026-07-01T00:00:00Z",
+            "recurrence_of": [again["id"]],
+        },
+    )
+    assert later.status_code == 422
+    assert later.json()["errors"][0]["path"] == "body.recurrence_of[0]"
+    missing = client.patch(f"/v1/postmortems/{again['id']}", json={"recurrence_of": [again["id"]]})
+    assert missing.status_code == 422
