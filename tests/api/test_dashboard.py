@@ -358,12 +358,12 @@ def test_recurrences_say_whether_the_earlier_fix_held(
         recurrence_of=[earlier["id"], unfinished["id"]],
     )
     assert sorted(again["recurrence_of"]) == sorted([earlier["id"], unfinished["id"]])
+    # PM1 was complete (12 July) before the repeat (20 September): its fix did not hold.
     assert summary(client)["recurrences"] == {
         "total": 2,
-        "earlier_complete": 0,
-        "earlier_not_complete": 2,
+        "earlier_complete": 1,
+        "earlier_not_complete": 1,
     }
-    # PM1 has no completed_at in the fixture; once it records one before the repeat, the fix did not hold.
     client_pm = client.patch(
         f"/v1/postmortems/{again['id']}", json={"recurrence_of": [unfinished["id"]]}
     )
