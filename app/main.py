@@ -13,7 +13,7 @@ from app import health
 from app.action_items.routes import router as action_items_router
 from app.conditions.routes import router as conditions_router
 from app.crypto import SecretBox
-from app.dashboard.routes import patterns_router
+from app.dashboard.routes import patterns_router, reviews_router
 from app.dashboard.routes import router as dashboard_router
 from app.db import make_engine
 from app.errors import PROBLEM_JSON, install_error_handlers
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks_router,
         dashboard_router,
         patterns_router,
+        reviews_router,
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

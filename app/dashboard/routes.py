@@ -1,10 +1,11 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime
 
 from app.auth.deps import Reader
-from app.dashboard import patterns
+from app.dashboard import patterns, quarterly
 from app.dashboard import service as dashboard_service
 from app.dashboard.patterns import Patterns
 from app.dashboard.schemas import Breakdown, DashboardItems, Period, Summary
@@ -93,3 +94,23 @@ def recurring_patterns(
     strongest first, each with the postmortems behind it."""
     filters = _filters(since, until, None, None, None)
     return patterns.find(session, filters.period)
+
+
+reviews_router = APIRouter(prefix="/v1/reviews", tags=["dashboard"])
+
+
+@reviews_router.get(
+    "/quarterly",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/markdown": {"schema": {"type": "string"}}}}},
+)
+def quarterly_review(
+    session: SessionDep,
+    _: Reader,
+    settings: SettingsDep,
+    quarter: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$", description="e.g. 2026Q3")],
+) -> PlainTextResponse:
+    """The quarter's meta-review as Markdown: counts, recurring patterns, recurrences, and the
+    items still open past their due date."""
+    text = quarterly.render(session, quarter, settings.checks)
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

@@ -336,6 +336,7 @@ def open_items(
     status: str,
     limit: int,
     today: date | None = None,
+    period: Period | None = None,
 ) -> list[DashboardItem]:
     """The list a team lead reads: unfinished (or the given status) committed items, overdue first."""
     today = today or datetime.now(UTC).date()
@@ -357,6 +358,11 @@ def open_items(
     )
     if team is not None:
         query = query.where(col(Team.slug) == team)
+    if period is not None:
+        query = query.where(
+            col(ActionItem.incident_started_at) >= period.since,
+            col(ActionItem.incident_started_at) < period.until,
+        )
     if overdue is not None:
         query = query.where(late if overdue else ~late)
     query = query.order_by(

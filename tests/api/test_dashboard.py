@@ -382,3 +382,24 @@ def test_recurrences_say_whether_the_earlier_fix_held(
     assert later.json()["errors"][0]["path"] == "body.recurrence_of[0]"
     missing = client.patch(f"/v1/postmortems/{again['id']}", json={"recurrence_of": [again["id"]]})
     assert missing.status_code == 422
+
+
+def test_quarterly_review_reads_as_a_report(client: TestClient, history: dict[str, Any]) -> None:
+    response = client.get("/v1/reviews/quarterly", params={"quarter": "2026Q3"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/markdown")
+    text = response.text
+    assert text.startswith("# Postmortem meta-review, 2026Q3\n")
+    assert "3 incidents had a postmortem; 1 are complete." in text
+    assert (
+        "Committed action items: 6 (2 verified, 1 closed but not verified, 1 won't do, 2 still open, 1 overdue)"
+        in text
+    )
+    assert "Completion rate (verified): 33%; close rate: 50%" in text
+    assert "- service **checkout**: 2 incidents (PM1, PM2)" in text
+    assert (
+        "| D | alice | 2026-08-20 |" in text
+        and "[OPS-7](https://jira.example/browse/OPS-7)" in text
+    )
+    assert "| H |" not in text, "H belongs to a postmortem before the quarter"
+    assert client.get("/v1/reviews/quarterly", params={"quarter": "2026Q5"}).status_code == 422
