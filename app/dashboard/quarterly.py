@@ -13,7 +13,7 @@ from app.dashboard.schemas import Period
 from app.errors import InvalidInput, field_error
 from app.settings import CheckPolicy
 
-_QUARTER = re.compile(r"^(?P<year>\d{4})Q(?P<q>[1-4])$")
+_QUARTER = re.compile(r"^(?P<year>19[7-9]\d|2\d{3})Q(?P<q>[1-4])$")
 
 
 def period_of(quarter: str) -> Period:

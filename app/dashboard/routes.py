@@ -108,7 +108,9 @@ def quarterly_review(
     session: SessionDep,
     _: Reader,
     settings: SettingsDep,
-    quarter: Annotated[str, Query(pattern=r"^\d{4}Q[1-4]$", description="e.g. 2026Q3")],
+    quarter: Annotated[
+        str, Query(pattern=r"^(19[7-9]\d|2\d{3})Q[1-4]$", description="e.g. 2026Q3")
+    ],
 ) -> PlainTextResponse:
     """The quarter's meta-review as Markdown: counts, recurring patterns, recurrences, and the
     items still open past their due date."""
