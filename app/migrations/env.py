@@ -3,6 +3,7 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table
 from app.db import make_engine
+from app.migrate import include_name
 
 target_metadata = SQLModel.metadata
 
@@ -13,6 +14,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -24,7 +26,10 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

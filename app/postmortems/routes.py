@@ -12,7 +12,9 @@ from app.concurrency import etag
 from app.db import SessionDep
 from app.enums import PostmortemStatus, Severity
 from app.export import markdown
+from app.postmortems import related
 from app.postmortems import service as postmortems_service
+from app.postmortems.related import RelatedList
 from app.postmortems.schemas import (
     CheckReport,
     PostmortemCreate,
@@ -132,6 +134,17 @@ def publish_postmortem(
     Committed action items open."""
     postmortem = postmortems_service.publish(session, postmortem_id, caller, settings.checks)
     return postmortems_service.to_read(session, [postmortem])[0]
+
+
+@router.get("/{postmortem_id}/related", response_model=RelatedList)
+def related_postmortems(
+    postmortem_id: UUID,
+    session: SessionDep,
+    _: Reader,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> RelatedList:
+    """Earlier postmortems sharing services, tags or words with this one, closest first."""
+    return related.find(session, postmortems_service.get(session, postmortem_id), limit)
 
 
 @router.get(
