@@ -7,11 +7,13 @@ Its write spacing (one write a second, as GitHub asks for content creation) stay
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
@@ -34,6 +36,8 @@ from connectors.base import (
 from connectors.github import mapping
 
 SECONDARY_LIMIT_WAIT = 60.0
+# `since` is compared with GitHub's clock, not ours; look back a little further than asked.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -94,14 +98,19 @@ def _translated(action: str) -> Iterator[None]:
         requests.Timeout,
         requests.ConnectionError,
         requests.exceptions.ChunkedEncodingError,
-        requests.exceptions.JSONDecodeError,
+        requests.exceptions.ContentDecodingError,
+        json.JSONDecodeError,
     ) as exc:
-        # No answer, half an answer or a 2xx that is not JSON (a proxy page): may pass.
+        # No answer, or half of one (PyGithub parses any body that starts with "{" or "[" and
+        # lets the JSON error through): the call may have happened, and may pass next time.
         raise RetryableConnectorError(f"GitHub {action}: {type(exc).__name__}: {exc}") from exc
     except requests.RequestException as exc:
         # Invalid URL or schema, too many redirects: configuration, not weather.
         raise PermanentConnectorError(f"GitHub {action}: {type(exc).__name__}: {exc}") from exc
-    except BadAttributeException as exc:
+    except (BadAttributeException, RuntimeError, AssertionError) as exc:
+        # PyGithub raises RuntimeError for a redirect to another host or scheme (base_url is
+        # wrong) and checks the URLs it follows with assert; BadAttributeException is an answer
+        # whose fields have the wrong types. None of these changes on retry.
         raise PermanentConnectorError(f"GitHub {action}: unexpected answer: {exc}") from exc
 
 
@@ -151,16 +160,20 @@ class GitHubConnector:
     def find_by_marker(
         self, target: Target, marker: str, created_after: datetime
     ) -> TicketRef | None:
-        """Pages through the repo's issues opened by us since `created_after` (the list
-        endpoint, not search: search lags by minutes and allows 30 requests a minute) and
-        scans their bodies. Oldest first, so duplicates resolve to the first one made."""
+        """Pages through the repo's issues opened by us and updated since `created_after` less
+        the clock skew (an issue's `updated_at` is never before its creation), using the list
+        endpoint, not search: search lags by minutes and allows 30 requests a minute. Bodies
+        are scanned oldest first, so duplicates resolve to the first one made."""
         needle = mapping.marker_comment(marker)
         login = self._whoami()
+        if created_after.tzinfo is None:
+            # The service's timestamps are UTC; astimezone() would take a naive one as local.
+            created_after = created_after.replace(tzinfo=UTC)
         with _translated("look for the marker"):
             issues = self._github.get_repo(target.project).get_issues(
                 state="all",
                 creator=login,  # type: ignore[arg-type]  # a login string works too
-                since=created_after.astimezone(UTC),
+                since=(created_after - CLOCK_SKEW).astimezone(UTC),
                 sort="created",
                 direction="asc",
             )
@@ -170,11 +183,21 @@ class GitHubConnector:
         return None
 
     def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
+        """One PATCH of title, body, assignees and labels. GitHub has no due-date field: a new
+        due date is written into the body (re-rendered from `spec`, or else the current body's
+        due line is rewritten, which costs a read first)."""
         repo, number = self._parse(ref.external_key)
         fields: dict[str, Any] = {}
         if changes.spec is not None:
-            fields["title"] = changes.spec.title
-            fields["body"] = mapping.render_body(changes.spec)
+            spec = changes.spec
+            if changes.due_date is not None:
+                spec = replace(spec, due_date=changes.due_date)
+            fields["title"] = spec.title
+            fields["body"] = mapping.render_body(spec)
+        elif changes.due_date is not None:
+            with _translated("read issue"):
+                current = self._issue(repo, number).body or ""
+            fields["body"] = mapping.with_due_date(current, changes.due_date)
         if changes.title is not None:
             fields["title"] = changes.title
         if changes.assignee is not None:
@@ -215,14 +238,24 @@ class GitHubConnector:
             headers = (
                 {"If-None-Match": etags[ref.external_key]} if ref.external_key in etags else {}
             )
-            with _translated(f"read {ref.external_key}"):
-                answer_headers, raw = self._github.requester.requestJsonAndCheck(
-                    "GET", f"/repos/{repo}/issues/{number}", headers=headers
-                )
+            try:
+                with _translated(f"read {ref.external_key}"):
+                    answer_headers, raw = self._github.requester.requestJsonAndCheck(
+                        "GET", f"/repos/{repo}/issues/{number}", headers=headers
+                    )
+            except PermanentConnectorError as exc:
+                if exc.status in (404, 410):  # 410 Gone: the issue was deleted
+                    continue  # left out: "not found", and the other tickets still get read
+                raise
             if raw is None:  # 304 Not Modified
                 states[ref.external_key] = None
                 continue
-            states[ref.external_key] = mapping.snapshot(repo, raw, answer_headers.get("etag"))
+            try:
+                states[ref.external_key] = mapping.snapshot(repo, raw, answer_headers.get("etag"))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PermanentConnectorError(
+                    f"GitHub read {ref.external_key}: unexpected answer: {exc!r}"
+                ) from exc
         return states
 
     def comment(self, ref: TicketRef, text: str) -> None:
@@ -260,5 +293,12 @@ class GitHubConnector:
 
     @staticmethod
     def _ref(repo: str, issue: Issue) -> TicketRef:
-        key = mapping.external_key(repo, issue.number)
-        return TicketRef(external_key=key, external_id=key, url=issue.html_url)
+        number, url = issue.number, issue.html_url
+        if not isinstance(number, int) or not url:
+            # PyGithub hands a 3xx body over as if it were the issue: GitHub answers a write to a
+            # renamed or transferred repository with 307 (and nothing is created).
+            raise PermanentConnectorError(
+                f"GitHub answered without an issue for {repo} (moved or renamed repository?)"
+            )
+        key = mapping.external_key(repo, number)
+        return TicketRef(external_key=key, external_id=key, url=url)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.base import TicketRef, TicketSnapshot, TicketSpec, TicketState
 from connectors.markdown import ticket_markdown
 
 MARKER_PREFIX = "<!-- followthrough:action-item="
+# The due line `ticket_markdown` writes ("**Due:** 2026-12-01"), or plain "Due:" as people retype
+# it. Bodies edited in GitHub's web editor come back with CRLF line ends.
+_DUE_LINE = re.compile(r"^(?:\*\*Due:\*\*|Due:)[ \t]*\d{4}-\d{2}-\d{2}[ \t]*(?=\r?$)", re.MULTILINE)
+_LINK_LINE = re.compile(r"^From the postmortem: ", re.MULTILINE)
 _REF_KEY = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)$")
 _REF_URL = re.compile(
     r"^https?://[^/]+/(?P<repo>[\w.-]+/[\w.-]+)/issues/(?P<number>\d+)(?:[/?#].*)?$"
@@ -24,6 +28,19 @@ def marker_comment(marker: str) -> str:
 def render_body(spec: TicketSpec) -> str:
     """GitHub has no due-date field, so the date goes in the body; the marker closes it."""
     return ticket_markdown(spec, due_in_body=True, footer=marker_comment(spec.marker))
+
+
+def with_due_date(body: str, due: date) -> str:
+    """`body` with its due line set to `due`; a body without one gets it above the link back
+    (or above the marker, or at the end), where `render_body` puts it."""
+    line = f"**Due:** {due.isoformat()}"
+    if _DUE_LINE.search(body):
+        return _DUE_LINE.sub(line, body, count=1)
+    anchor = _LINK_LINE.search(body)
+    at = anchor.start() if anchor else body.find(MARKER_PREFIX)
+    if at < 0:
+        return f"{body.rstrip()}\n\n{line}" if body.strip() else line
+    return f"{body[:at]}{line}\n\n{body[at:]}"
 
 
 def state_of(state: str, state_reason: str | None) -> TicketState:

@@ -2,12 +2,14 @@
 
 Signature: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>`. GitHub never
 redelivers on its own, so these events are a fast path; reconciliation is the safety net.
+The event type is the `X-GitHub-Event` header; when a proxy dropped it, it is inferred from the
+body's shape (`comment` + `issue`, `issue`, `zen`/`hook_id` for ping).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import EventKind, MalformedPayload, TicketState, TrackerEvent
@@ -20,101 +22,139 @@ from connectors.webhook_support import (
     signature_matches,
 )
 
-_USED_ACTIONS = {
-    "closed",
-    "reopened",
-    "deleted",
-    "transferred",
-    "assigned",
-    "unassigned",
-    "labeled",
-    "unlabeled",
-}
+SIGNATURE_PREFIX = "sha256="
+
+_USED_ACTIONS = frozenset(
+    {
+        "closed",
+        "reopened",
+        "deleted",
+        "transferred",
+        "assigned",
+        "unassigned",
+        "labeled",
+        "unlabeled",
+    }
+)
+
+
+def _utc(value: Any) -> datetime:
+    """The vendor's time (ISO 8601 with any offset, or epoch ms) as timezone-aware UTC."""
+    return parse_time(value).astimezone(UTC)
 
 
 def verify_signature(
     headers: Mapping[str, str], body: bytes, secret: str | None, now: datetime
 ) -> bool:
+    """GitHub signs only hooks that have a secret; without one (or without the header) the
+    delivery cannot be authenticated and is refused. `now` is unused: GitHub sends no timestamp."""
     given = headers.get("x-hub-signature-256", "")
-    if not secret or not given.startswith("sha256="):
+    if not secret or not given.startswith(SIGNATURE_PREFIX):
         return False
-    return signature_matches(hmac_sha256_hex(secret, body), given.removeprefix("sha256="))
+    return signature_matches(hmac_sha256_hex(secret, body), given.removeprefix(SIGNATURE_PREFIX))
 
 
 def delivery_id(headers: Mapping[str, str], body: bytes) -> str:
+    """`X-GitHub-Delivery`, which a manual redelivery keeps; else a hash of the body."""
     return headers.get("x-github-delivery") or body_hash(body)
+
+
+def _event_name(headers: Mapping[str, str], data: Mapping[str, Any]) -> str:
+    given = headers.get("x-github-event")
+    if given:
+        return given
+    if "zen" in data or "hook_id" in data:
+        return "ping"
+    if "issue" in data:
+        return "issue_comment" if "comment" in data else "issues"
+    return ""
+
+
+def _login(user: Any) -> str | None:
+    if isinstance(user, Mapping) and isinstance(user.get("login"), str):
+        return str(user["login"])
+    return None
 
 
 def parse_events(
     headers: Mapping[str, str], body: bytes, options: Mapping[str, Any]
 ) -> list[TrackerEvent]:
-    event = headers.get("x-github-event", "")
+    """Events of an `issues` (closed, reopened, deleted, transferred, (un)assigned,
+    (un)labeled) or `issue_comment.created` delivery; [] for anything else (ping, opened,
+    edited, milestoned, ...). Raises MalformedPayload for non-JSON or an event body without
+    the `issue` and `repository` it always carries."""
+    data = load_json(body)
+    event = _event_name(headers, data)
     if event not in ("issues", "issue_comment"):
         return []
-    data = load_json(body)
     action = data.get("action")
     issue, repository = data.get("issue"), data.get("repository")
-    if not isinstance(issue, dict) or not isinstance(repository, dict):
-        raise MalformedPayload("an issues event needs `issue` and `repository`")
+    if not isinstance(issue, Mapping) or not isinstance(repository, Mapping):
+        raise MalformedPayload(f"a GitHub {event} delivery needs `issue` and `repository`")
+    if event == "issue_comment" and action != "created":
+        return []
+    if event == "issues" and action not in _USED_ACTIONS:
+        return []
     try:
         key = mapping.external_key(str(repository["full_name"]), int(issue["number"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedPayload(f"issue or repository incomplete: {exc}") from exc
-    actor = (data.get("sender") or {}).get("login")
-    labels = [
-        str(label.get("name")) for label in issue.get("labels") or [] if isinstance(label, dict)
-    ]
+        raise MalformedPayload(f"issue number or repository name missing: {exc!r}") from exc
+    actor = _login(data.get("sender"))
+    labels = tuple(
+        str(label["name"])
+        for label in issue.get("labels") or []
+        if isinstance(label, Mapping) and label.get("name") is not None
+    )
     delivery = delivery_id(headers, body)
 
-    def make(kind: EventKind, at: Any, **fields: Any) -> TrackerEvent:
+    if event == "issue_comment":
+        comment = data.get("comment")
+        if not isinstance(comment, Mapping):
+            raise MalformedPayload("an issue_comment delivery needs `comment`")
+        return [
+            TrackerEvent(
+                external_key=key,
+                delivery_id=delivery,
+                occurred_at=_utc(comment.get("created_at")),
+                kind=EventKind.COMMENT_ADDED,
+                comment=str(comment.get("body") or ""),
+                actor=_login(comment.get("user")) or actor,
+                labels=labels,
+            )
+        ]
+
+    occurred_at = _utc(issue.get("updated_at"))
+
+    def make(kind: EventKind, **fields: Any) -> TrackerEvent:
         return TrackerEvent(
             external_key=key,
             delivery_id=delivery,
-            occurred_at=parse_time(at),
+            occurred_at=occurred_at,
             kind=kind,
             actor=actor,
             labels=labels,
             **fields,
         )
 
-    if event == "issue_comment":
-        comment = data.get("comment")
-        if action != "created" or not isinstance(comment, dict):
-            return []
-        return [
-            TrackerEvent(
-                external_key=key,
-                delivery_id=delivery,
-                occurred_at=parse_time(comment.get("created_at")),
-                kind=EventKind.COMMENT_ADDED,
-                comment=str(comment.get("body") or ""),
-                actor=(comment.get("user") or {}).get("login", actor),
-                labels=labels,
-            )
-        ]
-    if action not in _USED_ACTIONS:
-        return []
-    at = issue.get("updated_at")
     if action == "closed":
         reason = issue.get("state_reason")
+        reason = str(reason) if reason else None
         return [
             make(
                 EventKind.STATE_CHANGED,
-                at,
                 state=mapping.state_of("closed", reason),
                 raw_status=mapping.raw_status("closed", reason),
             )
         ]
     if action == "reopened":
-        return [make(EventKind.STATE_CHANGED, at, state=TicketState.OPEN, raw_status="open")]
+        return [make(EventKind.STATE_CHANGED, state=TicketState.OPEN, raw_status="open")]
     if action in ("deleted", "transferred"):
-        return [make(EventKind.DELETED, at, state=TicketState.DELETED, raw_status=action)]
+        # A transferred issue lives on under another repository's key: gone from this one.
+        return [make(EventKind.DELETED, state=TicketState.DELETED, raw_status=str(action))]
     if action in ("assigned", "unassigned"):
-        assignees = issue.get("assignees") or []
-        current = (
-            assignees[0].get("login") if assignees else (issue.get("assignee") or {}).get("login")
-        )
-        return [make(EventKind.ASSIGNEE_CHANGED, at, assignee=current)]
-    label = (data.get("label") or {}).get("name")
+        return [make(EventKind.ASSIGNEE_CHANGED, assignee=_login(issue.get("assignee")))]
+    label = data.get("label")
+    if not isinstance(label, Mapping) or label.get("name") is None:
+        raise MalformedPayload(f"an issues.{action} delivery needs `label.name`")
     kind = EventKind.LABEL_ADDED if action == "labeled" else EventKind.LABEL_REMOVED
-    return [make(kind, at, label=label)]
+    return [make(kind, label=str(label["name"]))]

@@ -1,15 +1,16 @@
 """Jira Cloud webhook deliveries into neutral tracker events.
 
-Admin webhooks saved with a secret sign the body: `X-Hub-Signature: sha256=<hex>`. Without a
-configured secret Jira sends no signature, and the integration accepts unsigned deliveries.
-Closure is read from the status category (names are per-site), won't-do from the resolution.
+Admin webhooks saved with a secret sign the body: `X-Hub-Signature: sha256=<hex>` (no `-256`).
+Without a configured secret Jira sends no signature, and the integration accepts unsigned
+deliveries. Closure is read from the status category (names are per-site), won't-do from the
+resolution, with the same rules as the connector (`mapping.ticket_state`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.base import EventKind, MalformedPayload, TicketState, TrackerEvent
@@ -24,124 +25,183 @@ from connectors.webhook_support import (
 
 log = logging.getLogger(__name__)
 
+SIGNATURE_PREFIX = "sha256="
+_ISSUE_EVENTS = ("jira:issue_updated", "jira:issue_deleted", "comment_created")
+
+
+def _utc(value: Any) -> datetime:
+    """The vendor's time (ISO 8601 with any offset, or epoch ms) as timezone-aware UTC."""
+    return parse_time(value).astimezone(UTC)
+
 
 def verify_signature(
     headers: Mapping[str, str], body: bytes, secret: str | None, now: datetime
 ) -> bool:
+    """No secret configured (None): Jira admin webhooks may be unsigned, so accept. A configured
+    secret makes the header mandatory; an empty-string secret is refused rather than trusted.
+    `now` is unused: Jira signs no timestamp."""
     if secret is None:
         return True
     given = headers.get("x-hub-signature", "")
-    if not given.startswith("sha256="):
+    if not secret or not given.startswith(SIGNATURE_PREFIX):
         return False
-    return signature_matches(hmac_sha256_hex(secret, body), given.removeprefix("sha256="))
+    return signature_matches(hmac_sha256_hex(secret, body), given.removeprefix(SIGNATURE_PREFIX))
 
 
 def delivery_id(headers: Mapping[str, str], body: bytes) -> str:
+    """`X-Atlassian-Webhook-Identifier`, unchanged across Jira's retries; else a body hash."""
     return headers.get("x-atlassian-webhook-identifier") or body_hash(body)
 
 
-def _adf_text(node: Any) -> str:
-    """Flatten an Atlassian Document Format body (or a plain string) to text."""
+def adf_text(node: Any) -> str:
+    """Flatten an Atlassian Document Format body to its text; a plain string stays as it is.
+    Blocks are separated by newlines, inline nodes joined as they are."""
     if isinstance(node, str):
         return node
-    if isinstance(node, dict):
-        if node.get("type") == "text":
-            return str(node.get("text", ""))
-        return " ".join(part for part in (_adf_text(c) for c in node.get("content") or []) if part)
     if isinstance(node, list):
-        return " ".join(_adf_text(c) for c in node)
-    return ""
+        return "\n".join(part for part in (adf_text(child) for child in node) if part)
+    if not isinstance(node, Mapping):
+        return ""
+    kind = node.get("type")
+    if kind == "text":
+        return str(node.get("text") or "")
+    if kind == "hardBreak":
+        return "\n"
+    if kind in ("mention", "emoji"):
+        return str((node.get("attrs") or {}).get("text") or "")
+    children = node.get("content") or []
+    if kind in ("paragraph", "heading"):
+        return "".join(adf_text(child) for child in children)
+    return "\n".join(part for part in (adf_text(child) for child in children) if part)
 
 
-def _state(fields: Mapping[str, Any], wont_do: frozenset[str]) -> TicketState:
-    category = ((fields.get("status") or {}).get("statusCategory") or {}).get("key", "")
-    resolution = (fields.get("resolution") or {}).get("name")
-    if category == "done":
-        if not resolution:
-            log.warning("Jira issue in a done status without a resolution; counted as done")
-            return TicketState.DONE
-        return (
-            TicketState.WONT_DO
-            if mapping.normalised_names([resolution]) & wont_do
-            else TicketState.DONE
-        )
-    return TicketState.IN_PROGRESS if category == "indeterminate" else TicketState.OPEN
+def _wont_do(options: Mapping[str, Any]) -> frozenset[str]:
+    names = options.get("wont_do_resolutions") or mapping.DEFAULT_WONT_DO_RESOLUTIONS
+    if isinstance(names, str):
+        names = [names]
+    return mapping.normalised_names(str(name) for name in names)
+
+
+def _state(key: str, fields: Mapping[str, Any], wont_do: frozenset[str]) -> TicketState:
+    status = fields.get("status")
+    category = (
+        (status.get("statusCategory") or {}).get("key") if isinstance(status, Mapping) else None
+    )
+    if not isinstance(category, str):
+        raise MalformedPayload(f"a status change of {key} without fields.status.statusCategory")
+    resolution = _resolution(fields)
+    if category == "done" and not resolution:
+        log.warning("Jira issue %s is in a done status without a resolution; counted as done", key)
+    return mapping.ticket_state(category, resolution, wont_do)
+
+
+def _resolution(fields: Mapping[str, Any]) -> str | None:
+    resolution = fields.get("resolution")
+    if isinstance(resolution, Mapping) and resolution.get("name"):
+        return str(resolution["name"])
+    return None
+
+
+def _user(user: Any) -> str | None:
+    if not isinstance(user, Mapping):
+        return None
+    for field in ("accountId", "displayName", "name"):
+        if user.get(field):
+            return str(user[field])
+    return None
+
+
+def _due(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise MalformedPayload(f"not a due date: {value!r}") from exc
 
 
 def parse_events(
     headers: Mapping[str, str], body: bytes, options: Mapping[str, Any]
 ) -> list[TrackerEvent]:
+    """Events of `jira:issue_updated` (one per changed status/resolution, assignee, due date or
+    label), `jira:issue_deleted` and `comment_created`; [] for `jira:issue_created` and events
+    not about issues. `options["wont_do_resolutions"]` names the site's won't-do resolutions."""
     data = load_json(body)
     event = data.get("webhookEvent")
-    if event not in ("jira:issue_updated", "jira:issue_deleted", "comment_created"):
+    if not isinstance(event, str):
+        raise MalformedPayload("a Jira delivery needs `webhookEvent`")
+    if event not in _ISSUE_EVENTS:
         return []
     issue = data.get("issue")
-    if not isinstance(issue, dict) or not issue.get("key"):
-        raise MalformedPayload("a Jira issue event needs `issue.key`")
+    if not isinstance(issue, Mapping) or not issue.get("key"):
+        raise MalformedPayload(f"a Jira {event} delivery needs `issue.key`")
     key = str(issue["key"])
-    fields = issue.get("fields") or {}
-    at = (
-        parse_time(data["timestamp"])
-        if data.get("timestamp")
-        else parse_time(fields.get("updated"))
-    )
+    fields = issue.get("fields")
+    fields = fields if isinstance(fields, Mapping) else {}
+    stamp = data.get("timestamp") or fields.get("updated")
+    if stamp is None:
+        raise MalformedPayload(f"a Jira {event} delivery needs `timestamp` or `fields.updated`")
+    occurred_at = _utc(stamp)
     delivery = delivery_id(headers, body)
-    actor = (data.get("user") or {}).get("accountId") or (data.get("user") or {}).get("displayName")
+    actor = _user(data.get("user"))
+    labels = tuple(str(label) for label in fields.get("labels") or ())
 
     def make(kind: EventKind, **extra: Any) -> TrackerEvent:
+        values: dict[str, Any] = {"actor": actor, "labels": labels, **extra}
         return TrackerEvent(
-            external_key=key,
-            delivery_id=delivery,
-            occurred_at=at,
-            kind=kind,
-            labels=list(fields.get("labels") or []),
-            **{"actor": actor, **extra},
+            external_key=key, delivery_id=delivery, occurred_at=occurred_at, kind=kind, **values
         )
 
     if event == "jira:issue_deleted":
         return [make(EventKind.DELETED, state=TicketState.DELETED, raw_status="deleted")]
     if event == "comment_created":
-        comment = data.get("comment") or {}
-        author = comment.get("author") or {}
+        comment = data.get("comment")
+        if not isinstance(comment, Mapping):
+            raise MalformedPayload("a comment_created delivery needs `comment`")
         return [
             make(
                 EventKind.COMMENT_ADDED,
-                comment=_adf_text(comment.get("body")),
-                actor=author.get("accountId") or author.get("displayName") or actor,
+                comment=adf_text(comment.get("body")),
+                actor=_user(comment.get("author")) or actor,
             )
         ]
-    wont_do = mapping.normalised_names(
-        options.get("wont_do_resolutions") or mapping.DEFAULT_WONT_DO_RESOLUTIONS
-    )
+
+    changelog = data.get("changelog")
+    items = changelog.get("items") if isinstance(changelog, Mapping) else None
     events: list[TrackerEvent] = []
-    items = (data.get("changelog") or {}).get("items") or []
-    for item in items:
-        name = str(item.get("field", "")).lower()
-        if name == "status":
+    state_reported = False
+    for item in items or []:
+        if not isinstance(item, Mapping):
+            continue
+        name = str(item.get("field") or "").lower()
+        if name in ("status", "resolution"):
+            # A resolution change alone (Done -> Won't Do in the same status) also changes
+            # the outcome; one state event per delivery either way.
+            if state_reported:
+                continue
+            state_reported = True
+            status = fields.get("status")
+            raw = status.get("name") if isinstance(status, Mapping) else None
             events.append(
                 make(
                     EventKind.STATE_CHANGED,
-                    state=_state(fields, wont_do),
-                    raw_status=str(
-                        (fields.get("status") or {}).get("name", item.get("toString") or "")
-                    ),
-                    resolution=(fields.get("resolution") or {}).get("name"),
+                    state=_state(key, fields, _wont_do(options)),
+                    raw_status=str(raw or item.get("toString") or ""),
+                    resolution=_resolution(fields),
                 )
             )
         elif name == "assignee":
-            assignee = (fields.get("assignee") or {}).get("accountId") or item.get("to")
-            events.append(make(EventKind.ASSIGNEE_CHANGED, assignee=assignee))
-        elif name == "duedate":
-            due = item.get("to") or fields.get("duedate")
+            current = _user(fields.get("assignee")) if "assignee" in fields else None
+            to = item.get("tmpToAccountId") or item.get("to")
             events.append(
-                make(
-                    EventKind.DUE_DATE_CHANGED,
-                    due_date=date.fromisoformat(str(due)[:10]) if due else None,
-                )
+                make(EventKind.ASSIGNEE_CHANGED, assignee=current or (str(to) if to else None))
             )
+        elif name == "duedate":
+            due = item.get("to") if "to" in item else fields.get("duedate")
+            events.append(make(EventKind.DUE_DATE_CHANGED, due_date=_due(due)))
         elif name == "labels":
-            before = set((item.get("fromString") or "").split())
-            after = set((item.get("toString") or "").split())
+            before = set(str(item.get("fromString") or "").split())
+            after = set(str(item.get("toString") or "").split())
             events += [make(EventKind.LABEL_ADDED, label=label) for label in sorted(after - before)]
             events += [
                 make(EventKind.LABEL_REMOVED, label=label) for label in sorted(before - after)

@@ -1,15 +1,23 @@
-"""Linear connector: GraphQL over httpx. Creates are truly idempotent: the issue's id is ours
-(the action item's marker), so after a lost answer `issue(id:)` says for certain what exists."""
+"""Linear connector: GraphQL over httpx, every call sent once.
+
+Creates are truly idempotent: the issue's id is ours (the action item's marker, a UUID v4 that
+`IssueCreateInput.id` accepts), so after a lost answer `issue(id:)` says for certain whether the
+issue exists, and a resent create with the same id is refused instead of making a second issue.
+
+The connector holds one `httpx.Client`; use one connector per worker thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.base import (
     ConnectorConfig,
     PermanentConnectorError,
+    RetryableConnectorError,
     Target,
     TicketChanges,
     TicketRef,
@@ -20,119 +28,123 @@ from connectors.base import (
 from connectors.linear import mapping
 from connectors.linear.client import LinearClient, NotFound
 
+# Ids per reconciliation query (and labels per lookup): Linear's usual page size.
+_BATCH = 50
+
 
 class LinearConnector:
+    """Creates and follows Linear issues; `Target.project` is the team id (UUID)."""
+
     kind: ClassVar[TrackerKind] = TrackerKind.LINEAR
 
     def __init__(self, config: ConnectorConfig) -> None:
-        self._client = LinearClient(
-            config.base_url or "https://api.linear.app", config.credentials, config.timeout
-        )
+        self._client = LinearClient(config.base_url, config.credentials, config.timeout)
+
+    # -- the Connector protocol ----------------------------------------------------------------
 
     def check_credentials(self) -> str:
-        viewer = self._client.call(mapping.VIEWER)["viewer"]
-        return str(viewer.get("name") or viewer["id"])
+        """`viewer { id name }` as the configured identity; its name (else its id)."""
+        with self._answers("check credentials"):
+            viewer = self._client.call(mapping.VIEWER)["viewer"]
+            return str(viewer.get("name") or viewer["id"])
 
     def create_ticket(self, target: Target, spec: TicketSpec) -> TicketRef:
-        fields: dict[str, Any] = {
-            "id": spec.marker,
-            "teamId": target.project,
-            "title": spec.title,
-            "description": mapping.render_description(spec),
-        }
-        if spec.assignee:
-            fields["assigneeId"] = spec.assignee
-        if spec.due_date:
-            fields["dueDate"] = spec.due_date.isoformat()
-        if spec.priority in mapping.PRIORITIES:
-            fields["priority"] = mapping.PRIORITIES[spec.priority or ""]
-        if spec.labels:
-            fields["labelIds"] = self._label_ids(target.project, list(spec.labels))
-        result = self._client.call(mapping.CREATE, {"input": fields})["issueCreate"]
-        if not result.get("success") or not result.get("issue"):
-            raise PermanentConnectorError("Linear did not create the issue")
-        return self._ref(result["issue"])
-
-    def _label_ids(self, team_id: str, names: list[str]) -> list[str]:
-        found = self._client.call(mapping.LABELS, {"names": names, "teamId": team_id})[
-            "issueLabels"
-        ]["nodes"]
-        ids = {label["name"]: label["id"] for label in found}
-        for name in names:
-            if name not in ids:
-                created = self._client.call(
-                    mapping.LABEL_CREATE, {"input": {"name": name, "teamId": team_id}}
-                )
-                ids[name] = created["issueLabelCreate"]["issueLabel"]["id"]
-        return [ids[name] for name in names]
+        """One `issueCreate` with input.id = the marker. Label names are resolved (and missing
+        labels created) first; those calls change nothing a retry would duplicate."""
+        label_ids = self._label_ids(target.project, spec.labels) if spec.labels else None
+        fields = mapping.create_input(target.project, spec, label_ids)
+        result = self._call(
+            "issueCreate",
+            f"create issue in team {target.project}",
+            mapping.CREATE,
+            {"input": fields},
+        )
+        try:
+            if not result.get("success"):
+                raise mapping.UnexpectedAnswerError("issueCreate answered success: false")
+            return mapping.ref_from_issue(result.get("issue"))
+        except mapping.UnexpectedAnswerError as exc:
+            # The issue may exist all the same; the caller looks the marker up.
+            raise RetryableConnectorError(f"Linear create issue: {exc}") from exc
 
     def find_by_marker(
         self, target: Target, marker: str, created_after: datetime
     ) -> TicketRef | None:
+        """`issue(id: marker)`: the marker is the issue's own id, so the answer is certain and
+        immediate (no search index). "Entity not found" means it was never created."""
         try:
-            return self._ref(self._client.call(mapping.ISSUE, {"id": marker})["issue"])
+            issue = self._call("issue", "find by marker", mapping.ISSUE_REF, {"id": marker})
         except NotFound:
             return None
+        return self._ref(issue, "find by marker")
 
     def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
-        fields: dict[str, Any] = {}
-        if changes.title is not None:
-            fields["title"] = changes.title
-        if changes.spec is not None:
-            fields["description"] = mapping.render_description(changes.spec)
-        if changes.assignee is not None:
-            fields["assigneeId"] = changes.assignee
-        elif changes.clear_assignee:
-            fields["assigneeId"] = None
-        if changes.due_date is not None:
-            fields["dueDate"] = changes.due_date.isoformat()
+        """`issueUpdate` with the changed title/description/assignee/due date/labels; the
+        workflow state is never sent."""
+        label_ids = None
+        if changes.labels is not None:
+            team_id = self._team_of(ref)
+            label_ids = self._label_ids(team_id, changes.labels) if changes.labels else []
+        fields = mapping.update_input(changes, label_ids)
         if not fields:
             return
-        self._client.call(mapping.UPDATE, {"id": ref.external_id, "input": fields})
+        result = self._call(
+            "issueUpdate",
+            f"update {ref.external_key}",
+            mapping.UPDATE,
+            {"id": self._issue_id(ref), "input": fields},
+        )
+        if not result.get("success"):
+            raise PermanentConnectorError(f"Linear did not update {ref.external_key}")
 
     def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
-        variables = {"id": ref.external_id or ref.external_key}
-        return self._snapshot(self._client.call(mapping.ISSUE, variables)["issue"])
+        """The workflow state's type decides; `raw_status` is the state's name."""
+        issue = self._call(
+            "issue", f"fetch {ref.external_key}", mapping.ISSUE, {"id": self._issue_id(ref)}
+        )
+        with self._answers(f"fetch {ref.external_key}"):
+            return mapping.snapshot(issue)
 
     def fetch_states(
         self, refs: Sequence[TicketRef], etags: Mapping[str, str]
     ) -> dict[str, TicketSnapshot | None]:
-        """One `issues(filter: {id: {in: [...]}})` query per 50 tickets."""
+        """One `issues(filter: {id: {in: [...]}})` query per 50 tickets (no ETags on Linear)."""
         states: dict[str, TicketSnapshot | None] = {}
-        for start in range(0, len(refs), 50):
-            ids = [ref.external_id for ref in refs[start : start + 50]]
-            answer = self._client.call(mapping.ISSUES, {"ids": ids, "first": len(ids)})
-            for issue in answer["issues"]["nodes"]:
-                snapshot = self._snapshot(issue)
-                states[snapshot.ref.external_key] = snapshot
+        for start in range(0, len(refs), _BATCH):
+            ids = [self._issue_id(ref) for ref in refs[start : start + _BATCH]]
+            answer = self._call(
+                "issues", "batch fetch", mapping.ISSUES, {"ids": ids, "first": len(ids)}
+            )
+            with self._answers("batch fetch"):
+                for issue in answer["nodes"]:
+                    snapshot = mapping.snapshot(issue)
+                    states[snapshot.ref.external_key] = snapshot
         return states
 
-    def _snapshot(self, issue: dict[str, Any]) -> TicketSnapshot:
-        state = issue.get("state") or {}
-        due = issue.get("dueDate")
-        updated = datetime.fromisoformat(str(issue["updatedAt"]).replace("Z", "+00:00"))
-        return TicketSnapshot(
-            ref=self._ref(issue),
-            state=mapping.state_of(str(state.get("type", ""))),
-            raw_status=str(state.get("name", "")),
-            updated_at=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
-            assignee=(issue.get("assignee") or {}).get("id"),
-            due_date=date.fromisoformat(due) if due else None,
-            labels=[label["name"] for label in (issue.get("labels") or {}).get("nodes", [])],
-        )
-
     def comment(self, ref: TicketRef, text: str) -> None:
-        self._client.call(mapping.COMMENT, {"input": {"issueId": ref.external_id, "body": text}})
+        """`commentCreate` with a Markdown body."""
+        result = self._call(
+            "commentCreate",
+            f"comment on {ref.external_key}",
+            mapping.COMMENT,
+            {"input": {"issueId": self._issue_id(ref), "body": text}},
+        )
+        if not result.get("success"):
+            raise PermanentConnectorError(f"Linear did not add the comment to {ref.external_key}")
 
     def resolve_ref(self, url_or_key: str) -> TicketRef:
+        """ "ENG-7" or "https://linear.app/<workspace>/issue/ENG-7/<slug>"; `issue(id:)` takes
+        the identifier too, and answers the issue's current key if it moved team."""
         key = mapping.parse_ref(url_or_key)
         if key is None:
             raise PermanentConnectorError(
-                f"{url_or_key!r} is neither a Linear key (ENG-7) nor an issue URL"
+                f"{url_or_key!r} is neither a Linear key (ENG-7) nor a linear.app issue URL"
             )
-        return self._ref(self._client.call(mapping.ISSUE, {"id": key})["issue"])
+        issue = self._call("issue", f"resolve {key}", mapping.ISSUE_REF, {"id": key})
+        return self._ref(issue, f"resolve {key}")
 
     def register_webhook(self, target: Target, url: str, secret: str) -> str | None:
+        """`webhookCreate` for the team's Issue and Comment events (needs admin rights)."""
         fields = {
             "url": url,
             "teamId": target.project,
@@ -140,13 +152,75 @@ class LinearConnector:
             "secret": secret,
             "label": "Followthrough",
         }
-        result = self._client.call(mapping.WEBHOOK_CREATE, {"input": fields})["webhookCreate"]
-        if not result.get("success") or not result.get("webhook"):
-            raise PermanentConnectorError("Linear did not create the webhook")
-        return str(result["webhook"]["id"])
+        result = self._call(
+            "webhookCreate", "create webhook", mapping.WEBHOOK_CREATE, {"input": fields}
+        )
+        with self._answers("create webhook"):
+            if not result.get("success") or not result.get("webhook"):
+                raise mapping.UnexpectedAnswerError("webhookCreate did not succeed")
+            return str(result["webhook"]["id"])
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _label_ids(self, team_id: str, names: Sequence[str]) -> list[str]:
+        """Label ids for names, creating team labels for the names Linear does not have."""
+        wanted = mapping.label_names(names)
+        ids: dict[str, str] = {}
+        for start in range(0, len(wanted), _BATCH):
+            chunk = wanted[start : start + _BATCH]
+            # Several teams may each have a label with the name: ask for enough of them.
+            answer = self._call(
+                "issueLabels", "look labels up", mapping.LABELS, {"names": chunk, "first": 250}
+            )
+            with self._answers("look labels up"):
+                ids.update(mapping.pick_labels(answer["nodes"], team_id))
+        for name in wanted:
+            if name in ids:
+                continue
+            created = self._call(
+                "issueLabelCreate",
+                f"create label {name!r}",
+                mapping.LABEL_CREATE,
+                {"input": {"name": name, "teamId": team_id}},
+            )
+            with self._answers(f"create label {name!r}"):
+                if not created.get("success"):
+                    raise mapping.UnexpectedAnswerError("issueLabelCreate did not succeed")
+                ids[name] = str(created["issueLabel"]["id"])
+        return [ids[name] for name in wanted]
+
+    def _team_of(self, ref: TicketRef) -> str:
+        query = "query IssueTeam($id: String!) { issue(id: $id) { team { id } } }"
+        issue = self._call(
+            "issue", f"read team of {ref.external_key}", query, {"id": self._issue_id(ref)}
+        )
+        with self._answers(f"read team of {ref.external_key}"):
+            return str(issue["team"]["id"])
+
+    def _call(self, root: str, action: str, query: str, variables: Mapping[str, Any]) -> Any:
+        """Send the document and return `data[root]`."""
+        try:
+            data = self._client.call(query, variables)
+        except NotFound as exc:
+            raise NotFound(f"{exc.message} ({action})", status=exc.status) from exc
+        if data.get(root) is None:
+            raise PermanentConnectorError(f"Linear {action}: the answer has no {root}")
+        return data[root]
+
+    def _ref(self, issue: Any, action: str) -> TicketRef:
+        with self._answers(action):
+            return mapping.ref_from_issue(issue)
 
     @staticmethod
-    def _ref(issue: dict[str, Any]) -> TicketRef:
-        return TicketRef(
-            external_key=issue["identifier"], external_id=issue["id"], url=issue["url"]
-        )
+    def _issue_id(ref: TicketRef) -> str:
+        # The UUID survives a move to another team; the identifier does not.
+        return ref.external_id or ref.external_key
+
+    @staticmethod
+    @contextmanager
+    def _answers(action: str) -> Iterator[None]:
+        """An answer without the fields the document selected is Linear's fault, not ours."""
+        try:
+            yield
+        except (mapping.UnexpectedAnswerError, KeyError, TypeError, AttributeError) as exc:
+            raise PermanentConnectorError(f"Linear {action}: unexpected answer ({exc!r})") from exc

@@ -1,16 +1,27 @@
-"""Pure Linear mappings: the GraphQL documents we send, the description, states, references."""
+"""Pure Linear mappings: the GraphQL documents we send, request inputs, the description,
+state classification and references. No network here.
+
+Every document is checked against Linear's published schema by the fake in the tests.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
-from connectors.base import TicketSpec, TicketState
+from connectors.base import TicketChanges, TicketRef, TicketSnapshot, TicketSpec, TicketState
 from connectors.markdown import ticket_markdown
 
-ISSUE_FIELDS = "id identifier url updatedAt dueDate assignee { id } labels { nodes { name } } state { name type }"
+ISSUE_FIELDS = (
+    "id identifier url updatedAt dueDate assignee { id } labels { nodes { name } } "
+    "state { name type }"
+)
 
 VIEWER = "query Viewer { viewer { id name } }"
 ISSUE = f"query Issue($id: String!) {{ issue(id: $id) {{ {ISSUE_FIELDS} }} }}"
+ISSUE_REF = "query IssueRef($id: String!) { issue(id: $id) { id identifier url } }"
 CREATE = (
     "mutation IssueCreate($input: IssueCreateInput!) "
     "{ issueCreate(input: $input) { success issue { id identifier url } } }"
@@ -19,30 +30,122 @@ UPDATE = (
     "mutation IssueUpdate($id: String!, $input: IssueUpdateInput!) "
     "{ issueUpdate(id: $id, input: $input) { success } }"
 )
-COMMENT = "mutation CommentCreate($input: CommentCreateInput!) { commentCreate(input: $input) { success } }"
+COMMENT = (
+    "mutation CommentCreate($input: CommentCreateInput!) "
+    "{ commentCreate(input: $input) { success } }"
+)
+# Workspace labels (no team) are usable on every team, so the lookup is by name only; labels of
+# other teams are set aside by `pick_labels`.
 LABELS = (
-    "query Labels($names: [String!]!, $teamId: ID!) "
-    "{ issueLabels(filter: { name: { in: $names }, team: { id: { eq: $teamId } } }) { nodes { id name } } }"
+    "query Labels($names: [String!]!, $first: Int!) "
+    "{ issueLabels(filter: { name: { in: $names } }, first: $first) "
+    "{ nodes { id name team { id } } } }"
 )
 LABEL_CREATE = (
     "mutation LabelCreate($input: IssueLabelCreateInput!) "
     "{ issueLabelCreate(input: $input) { success issueLabel { id name } } }"
 )
+WEBHOOK_CREATE = (
+    "mutation WebhookCreate($input: WebhookCreateInput!) "
+    "{ webhookCreate(input: $input) { success webhook { id enabled } } }"
+)
+ISSUES = (
+    "query Issues($ids: [ID!]!, $first: Int!) "
+    f"{{ issues(filter: {{ id: {{ in: $ids }} }}, first: $first) {{ nodes {{ {ISSUE_FIELDS} }} }} }}"
+)
 
 # Linear priorities: 0 none, 1 urgent, 2 high, 3 normal, 4 low.
 PRIORITIES = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
 
-_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*-\d+$")
+_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 _URL = re.compile(
-    r"^https?://linear\.app/[^/]+/issue/(?P<key>[A-Za-z][A-Za-z0-9]*-\d+)(?:[/?#].*)?$"
+    r"^https?://linear\.app/[^/]+/issue/(?P<key>[A-Za-z][A-Za-z0-9_]*-[0-9]+)(?:[/?#].*)?$"
 )
 
 
+class UnexpectedAnswerError(ValueError):
+    """Linear answered without what every answer to the document carries."""
+
+
+# -- request inputs --------------------------------------------------------------------------
+
+
 def render_description(spec: TicketSpec) -> str:
+    """Markdown: the description, "## Definition of done" as a `- [ ]` checklist,
+    "## Verification" and the link back to the postmortem."""
     return ticket_markdown(spec)
 
 
+def label_names(names: Sequence[str]) -> list[str]:
+    """Trimmed, non-empty, each once, in order."""
+    seen: dict[str, None] = {}
+    for name in names:
+        cleaned = " ".join(name.split())
+        if cleaned:
+            seen.setdefault(cleaned, None)
+    return list(seen)
+
+
+def pick_labels(nodes: Sequence[Mapping[str, Any]], team_id: str) -> dict[str, str]:
+    """Name -> id for labels usable on `team_id`: the team's own label first, else a workspace
+    label (no team). Labels of other teams cannot go on this team's issues."""
+    picked: dict[str, str] = {}
+    for node in nodes:
+        team = (node.get("team") or {}).get("id")
+        name, label_id = node.get("name"), node.get("id")
+        if not isinstance(name, str) or not isinstance(label_id, str):
+            continue
+        if team == team_id or (team is None and name not in picked):
+            picked[name] = label_id
+    return picked
+
+
+def create_input(
+    team_id: str, spec: TicketSpec, label_ids: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """IssueCreateInput with our own id (the marker): a create is then truly idempotent."""
+    fields: dict[str, Any] = {
+        "id": spec.marker,
+        "teamId": team_id,
+        "title": spec.title,
+        "description": render_description(spec),
+    }
+    if spec.assignee:
+        fields["assigneeId"] = spec.assignee
+    if spec.due_date is not None:
+        fields["dueDate"] = spec.due_date.isoformat()
+    if spec.priority in PRIORITIES:
+        fields["priority"] = PRIORITIES[spec.priority or ""]
+    if label_ids:
+        fields["labelIds"] = list(label_ids)
+    return fields
+
+
+def update_input(changes: TicketChanges, label_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """IssueUpdateInput for the content that changed; never the workflow state."""
+    fields: dict[str, Any] = {}
+    if changes.spec is not None:
+        fields["title"] = changes.spec.title
+        fields["description"] = render_description(changes.spec)
+    if changes.title is not None:
+        fields["title"] = changes.title
+    if changes.clear_assignee:
+        fields["assigneeId"] = None
+    elif changes.assignee is not None:
+        fields["assigneeId"] = changes.assignee
+    if changes.due_date is not None:
+        fields["dueDate"] = changes.due_date.isoformat()
+    if label_ids is not None:
+        fields["labelIds"] = list(label_ids)
+    return fields
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
 def state_of(state_type: str) -> TicketState:
+    """WorkflowState.type: completed -> done; canceled/duplicate -> won't do; started -> in
+    progress; triage/backlog/unstarted (and anything new) -> open."""
     if state_type == "completed":
         return TicketState.DONE
     if state_type in ("canceled", "duplicate"):
@@ -52,20 +155,52 @@ def state_of(state_type: str) -> TicketState:
     return TicketState.OPEN
 
 
+def ref_from_issue(issue: Any) -> TicketRef:
+    if not isinstance(issue, Mapping):
+        raise UnexpectedAnswerError(f"Linear answered {issue!r:.200} instead of an issue")
+    key, issue_id, url = issue.get("identifier"), issue.get("id"), issue.get("url")
+    if not (isinstance(key, str) and isinstance(issue_id, str) and isinstance(url, str)):
+        raise UnexpectedAnswerError(
+            f"Linear answered an issue without id/identifier/url: {issue!r:.200}"
+        )
+    return TicketRef(external_key=key, external_id=issue_id, url=url)
+
+
+def parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def snapshot(issue: Mapping[str, Any]) -> TicketSnapshot:
+    """A TicketSnapshot from an issue selected with ISSUE_FIELDS."""
+    state = issue.get("state")
+    updated = issue.get("updatedAt")
+    if not isinstance(state, Mapping) or not isinstance(updated, str):
+        raise UnexpectedAnswerError(f"Linear answered an issue without state: {issue!r:.200}")
+    due = issue.get("dueDate")
+    return TicketSnapshot(
+        ref=ref_from_issue(issue),
+        state=state_of(str(state.get("type", ""))),
+        raw_status=str(state.get("name", "")),
+        updated_at=parse_time(updated),
+        assignee=(issue.get("assignee") or {}).get("id"),
+        due_date=date.fromisoformat(due) if due else None,
+        labels=tuple(
+            str(label["name"])
+            for label in (issue.get("labels") or {}).get("nodes") or []
+            if isinstance(label, Mapping) and "name" in label
+        ),
+    )
+
+
+# -- refs ------------------------------------------------------------------------------------
+
+
 def parse_ref(url_or_key: str) -> str | None:
-    """The issue identifier ("ENG-7") from itself or a linear.app issue URL."""
+    """The issue identifier ("ENG-7") from itself or a linear.app issue URL
+    (`https://linear.app/<workspace>/issue/ENG-7/<slug>`)."""
     text = url_or_key.strip()
     if _KEY.match(text):
         return text.upper()
     match = _URL.match(text)
     return match.group("key").upper() if match else None
-
-
-WEBHOOK_CREATE = (
-    "mutation WebhookCreate($input: WebhookCreateInput!) "
-    "{ webhookCreate(input: $input) { success webhook { id enabled } } }"
-)
-ISSUES = (
-    "query Issues($ids: [ID!]!, $first: Int!) "
-    f"{{ issues(filter: {{ id: {{ in: $ids }} }}, first: $first) {{ nodes {{ {ISSUE_FIELDS} }} }} }}"
-)

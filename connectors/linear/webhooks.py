@@ -1,13 +1,14 @@
 """Linear webhook deliveries (Issue and Comment) into neutral tracker events.
 
 Signature: `Linear-Signature: <hex HMAC-SHA256(secret, raw body)>` with no prefix, and the
-signed body's `webhookTimestamp` (ms) must be within a minute of now, as Linear's SDK checks.
+signed body's `webhookTimestamp` (ms) must be within a minute of now, as Linear's SDK checks
+(the `Linear-Timestamp` header is the fallback when the body has none).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from connectors.base import EventKind, MalformedPayload, TicketState, TrackerEvent
@@ -23,83 +24,137 @@ from connectors.webhook_support import (
 FRESHNESS = timedelta(seconds=60)
 
 
+def _utc(value: Any) -> datetime:
+    """The vendor's time (ISO 8601 with any offset, or epoch ms) as timezone-aware UTC."""
+    return parse_time(value).astimezone(UTC)
+
+
 def verify_signature(
     headers: Mapping[str, str], body: bytes, secret: str | None, now: datetime
 ) -> bool:
+    """A matching signature and a send time within FRESHNESS of `now`; no secret → False."""
     if not secret or not signature_matches(
         hmac_sha256_hex(secret, body), headers.get("linear-signature")
     ):
         return False
     try:
-        stamp = load_json(body).get("webhookTimestamp") or int(headers.get("linear-timestamp", "0"))
-        sent = parse_time(int(stamp))
-    except (MalformedPayload, ValueError, TypeError):
+        stamp = load_json(body).get("webhookTimestamp")
+        if stamp is None:
+            stamp = headers.get("linear-timestamp")
+        if stamp is None or isinstance(stamp, bool):
+            return False
+        sent = _utc(float(stamp))
+    except (MalformedPayload, ValueError, TypeError, OverflowError, OSError):
         return False
     return abs(now - sent) <= FRESHNESS
 
 
 def delivery_id(headers: Mapping[str, str], body: bytes) -> str:
+    """The `Linear-Delivery` header; else a hash of the body."""
     return headers.get("linear-delivery") or body_hash(body)
 
 
-def _identifier(data: Mapping[str, Any], url: Any) -> str:
-    if data.get("identifier"):
-        return str(data["identifier"])
-    team, number = data.get("team") or {}, data.get("number")
-    if team.get("key") and number is not None:
+def _identifier(issue: Mapping[str, Any], url: Any) -> str | None:
+    """ "ENG-7" from `identifier`; else team key + number, or the issue URL (the 2023 samples
+    carry no `identifier`, only `team.key` and `number`)."""
+    if issue.get("identifier"):
+        return str(issue["identifier"])
+    team, number = issue.get("team"), issue.get("number")
+    if isinstance(team, Mapping) and team.get("key") and isinstance(number, int):
         return f"{team['key']}-{number}"
-    parsed = mapping.parse_ref(str(url or ""))
-    if parsed:
-        return parsed
-    # Only an id: the service matches it against the ticket's stored key, so it will not apply.
+    if isinstance(url, str):
+        return mapping.parse_ref(url)
+    return None
+
+
+def _issue_key(data: Mapping[str, Any], url: Any) -> str:
+    key = _identifier(data, url)
+    if key:
+        return key
     if data.get("id"):
+        # Only an id: kept as the key so the delivery is not lost, but it will match a
+        # ticket only if the service stored that id as its key.
         return str(data["id"])
     raise MalformedPayload("a Linear issue needs an identifier, a team key and number, or an id")
+
+
+def _comment_issue_key(data: Mapping[str, Any], url: Any) -> str:
+    """The commented issue: `data.issue.identifier` (or its team key + number); else the
+    issue identifier in the comment URL; else `data.issueId` / `data.issue.id`. When only an
+    id is present it becomes the external key, which matches a ticket only if the service
+    stored that id as the key."""
+    issue = data.get("issue")
+    issue = issue if isinstance(issue, Mapping) else {}
+    key = _identifier(issue, url)
+    if key:
+        return key
+    fallback = issue.get("id") or data.get("issueId")
+    if fallback:
+        return str(fallback)
+    raise MalformedPayload("a Linear comment needs `issue.identifier` or `issueId`")
+
+
+def _due(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError as exc:
+        raise MalformedPayload(f"not a due date: {value!r}") from exc
 
 
 def parse_events(
     headers: Mapping[str, str], body: bytes, options: Mapping[str, Any]
 ) -> list[TrackerEvent]:
+    """Events of `Issue` update (state, assignee, due date, labels: whatever `updatedFrom`
+    names), `Issue` remove and `Comment` create; [] for other types and actions."""
     payload = load_json(body)
     kind, action, data = payload.get("type"), payload.get("action"), payload.get("data")
+    if not isinstance(kind, str):
+        raise MalformedPayload("a Linear delivery needs `type`")
     if kind not in ("Issue", "Comment"):
         return []
-    if not isinstance(data, dict):
-        raise MalformedPayload("a Linear event needs `data`")
+    if not isinstance(data, Mapping):
+        raise MalformedPayload("a Linear Issue or Comment delivery needs `data`")
+    wanted = action == "create" if kind == "Comment" else action in ("update", "remove")
+    if not wanted:
+        return []
     delivery = delivery_id(headers, body)
-    actor = (payload.get("actor") or {}).get("name")
+    actor_field = payload.get("actor")
+    actor = actor_field.get("name") if isinstance(actor_field, Mapping) else None
     stamp = data.get("updatedAt") or data.get("createdAt") or payload.get("webhookTimestamp")
-    at = parse_time(stamp)
+    if stamp is None:
+        raise MalformedPayload("a Linear delivery needs `updatedAt`, `createdAt` or a timestamp")
+    occurred_at = _utc(stamp)
 
     if kind == "Comment":
-        if action != "create":
-            return []
-        issue = data.get("issue") or {}
-        key = _identifier(issue, payload.get("url")) if issue else str(data.get("issueId") or "")
-        if not key:
-            raise MalformedPayload("a Linear comment needs its issue")
-        author = (data.get("user") or {}).get("name") or actor
+        user = data.get("user")
+        author = user.get("name") if isinstance(user, Mapping) else None
         return [
             TrackerEvent(
-                external_key=key,
+                external_key=_comment_issue_key(data, payload.get("url")),
                 delivery_id=delivery,
-                occurred_at=at,
+                occurred_at=occurred_at,
                 kind=EventKind.COMMENT_ADDED,
                 comment=str(data.get("body") or ""),
-                actor=author,
+                actor=author or actor,
             )
         ]
 
-    key = _identifier(data, payload.get("url"))
-    labels = [
-        str(label.get("name")) for label in data.get("labels") or [] if isinstance(label, dict)
-    ]
+    key = _issue_key(data, payload.get("url"))
+    names = {
+        str(label.get("id")): str(label.get("name"))
+        for label in data.get("labels") or []
+        if isinstance(label, Mapping) and label.get("name") is not None
+    }
+    label_ids = [str(i) for i in data.get("labelIds") or []]
+    labels = tuple(names.get(i, i) for i in label_ids) if label_ids else tuple(names.values())
 
     def make(event: EventKind, **fields: Any) -> TrackerEvent:
         return TrackerEvent(
             external_key=key,
             delivery_id=delivery,
-            occurred_at=at,
+            occurred_at=occurred_at,
             kind=event,
             labels=labels,
             actor=actor,
@@ -108,29 +163,31 @@ def parse_events(
 
     if action == "remove":
         return [make(EventKind.DELETED, state=TicketState.DELETED, raw_status="removed")]
-    if action != "update":
-        return []
-    before = payload.get("updatedFrom") or {}
+
+    before = payload.get("updatedFrom")
+    before = before if isinstance(before, Mapping) else {}
     events: list[TrackerEvent] = []
     if "stateId" in before:
-        state = data.get("state") or {}
+        state = data.get("state")
+        if not isinstance(state, Mapping) or not state.get("type"):
+            raise MalformedPayload(f"a state change of {key} without `data.state.type`")
         events.append(
             make(
                 EventKind.STATE_CHANGED,
-                state=mapping.state_of(str(state.get("type", ""))),
-                raw_status=str(state.get("name", "")),
+                state=mapping.state_of(str(state["type"])),
+                raw_status=str(state.get("name") or state["type"]),
             )
         )
     if "assigneeId" in before:
-        events.append(make(EventKind.ASSIGNEE_CHANGED, assignee=data.get("assigneeId")))
-    if "dueDate" in before:
-        due = data.get("dueDate")
+        assignee = data.get("assigneeId")
         events.append(
-            make(EventKind.DUE_DATE_CHANGED, due_date=date.fromisoformat(due) if due else None)
+            make(EventKind.ASSIGNEE_CHANGED, assignee=str(assignee) if assignee else None)
         )
+    if "dueDate" in before:
+        events.append(make(EventKind.DUE_DATE_CHANGED, due_date=_due(data.get("dueDate"))))
     if "labelIds" in before:
-        names = {str(label.get("id")): str(label.get("name")) for label in data.get("labels") or []}
-        old, new = set(before.get("labelIds") or []), set(data.get("labelIds") or [])
+        old = {str(i) for i in before.get("labelIds") or []}
+        new = set(label_ids)
         events += [make(EventKind.LABEL_ADDED, label=names.get(i, i)) for i in sorted(new - old)]
         events += [make(EventKind.LABEL_REMOVED, label=names.get(i, i)) for i in sorted(old - new)]
     return events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import uuid
@@ -28,10 +29,12 @@ TARGET = Target(project="acme/api")
 FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
 
 
-def connector(fake: FakeGitHub, token: str = TOKEN, timeout: float = 5) -> GitHubConnector:
+def connector(
+    fake: FakeGitHub, token: str = TOKEN, timeout: float = 5, options: dict[str, float] = FAST
+) -> GitHubConnector:
     return GitHubConnector(
         ConnectorConfig(
-            base_url=fake.base_url, credentials={"token": token}, timeout=timeout, options=FAST
+            base_url=fake.base_url, credentials={"token": token}, timeout=timeout, options=options
         )
     )
 
@@ -54,6 +57,11 @@ def spec(**overrides: object) -> TicketSpec:
 
 def posts(fake: FakeGitHub) -> int:
     return len(fake.requests_to("POST", "/repos/acme/api/issues"))
+
+
+def backdate(fake: FakeGitHub, number: int, moment: datetime) -> None:
+    stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fake.issue("acme/api", number).update(created_at=stamp, updated_at=stamp)
 
 
 def test_credentials(fake_github: FakeGitHub) -> None:
@@ -124,11 +132,39 @@ def test_find_by_marker_pages_with_its_filters(fake_github: FakeGitHub) -> None:
     assert parse_qs(pages[1].query)["creator"] == [BOT]
 
 
-def test_find_by_marker_ignores_issues_older_than_created_after(fake_github: FakeGitHub) -> None:
+def test_find_by_marker_looks_back_past_clock_skew_but_not_further(
+    fake_github: FakeGitHub,
+) -> None:
     c = connector(fake_github)
-    s = spec()
-    c.create_ticket(TARGET, s)
-    assert c.find_by_marker(TARGET, s.marker, datetime.now(UTC) + timedelta(minutes=5)) is None
+    created_after = datetime.now(UTC)
+    skewed, old = spec(), spec()
+    c.create_ticket(TARGET, skewed)
+    c.create_ticket(TARGET, old)
+    # GitHub's clock runs three minutes behind ours: the issue still counts.
+    backdate(fake_github, 1, created_after - timedelta(minutes=3))
+    backdate(fake_github, 2, created_after - timedelta(hours=1))
+    assert c.find_by_marker(TARGET, skewed.marker, created_after) is not None
+    assert c.find_by_marker(TARGET, old.marker, created_after) is None
+    since = parse_qs(fake_github.requests_to("GET", "/repos/acme/api/issues")[-1].query)["since"]
+    expected = created_after - timedelta(minutes=5)
+    assert since == [expected.strftime("%Y-%m-%dT%H:%M:%SZ")]
+
+
+def test_find_by_marker_reads_naive_times_as_utc(fake_github: FakeGitHub) -> None:
+    c = connector(fake_github)
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "IST-5:30"  # POSIX form of UTC+05:30, no tz database needed
+    time.tzset()
+    try:
+        c.find_by_marker(TARGET, "m", datetime(2026, 3, 1, 12, 0))
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
+    (listing,) = fake_github.requests_to("GET", "/repos/acme/api/issues")
+    assert parse_qs(listing.query)["since"] == ["2026-03-01T11:55:00Z"]
 
 
 def test_update_never_sends_state(fake_github: FakeGitHub) -> None:
@@ -196,6 +232,22 @@ def test_update_clears_assignee_and_sets_labels_only(fake_github: FakeGitHub) ->
     assert len(fake_github.requests_to("PATCH", "/repos/acme/api/issues/1")) == 1
 
 
+def test_due_date_change_rewrites_the_due_line_only(fake_github: FakeGitHub) -> None:
+    c = connector(fake_github)
+    ref = c.create_ticket(TARGET, spec())
+    fake_github.close("acme/api", 1, "completed")
+    before = fake_github.issue("acme/api", 1)["body"]
+    c.update_ticket(ref, TicketChanges(due_date=date(2027, 1, 15)))
+    issue = fake_github.issue("acme/api", 1)
+    assert issue["body"] == before.replace("**Due:** 2026-12-01", "**Due:** 2027-01-15")
+    assert issue["state_reason"] == "completed"
+    (patch,) = fake_github.requests_to("PATCH", "/repos/acme/api/issues/1")
+    assert set(patch.json()) == {"body"}
+    # With the whole spec, the body is rendered again and the change's due date wins.
+    c.update_ticket(ref, TicketChanges(spec=spec(), due_date=date(2027, 2, 1)))
+    assert "**Due:** 2027-02-01" in fake_github.issue("acme/api", 1)["body"]
+
+
 def test_comment_and_resolve_ref(fake_github: FakeGitHub) -> None:
     c = connector(fake_github)
     ref = c.create_ticket(TARGET, spec())
@@ -216,6 +268,77 @@ def test_unknown_repo_is_permanent(fake_github: FakeGitHub) -> None:
     with pytest.raises(PermanentConnectorError) as failure:
         connector(fake_github).create_ticket(Target(project="acme/nope"), spec())
     assert failure.value.status == 404
+
+
+def test_fetch_states_reads_conditionally_and_leaves_out_missing_issues(
+    fake_github: FakeGitHub,
+) -> None:
+    c = connector(fake_github)
+    first, second, gone = (c.create_ticket(TARGET, spec()) for _ in range(3))
+    never = TicketRef("acme/api#99", "acme/api#99", "")
+    fake_github.delete("acme/api", 3)
+    states = c.fetch_states([first, second, gone, never], {})
+    assert set(states) == {first.external_key, second.external_key}
+    etags = {key: snap.etag for key, snap in states.items() if snap is not None and snap.etag}
+    assert set(etags) == set(states)
+    fake_github.close("acme/api", 2, "not_planned")
+    again = c.fetch_states([first, second], etags)
+    assert again[first.external_key] is None  # 304: unchanged
+    changed = again[second.external_key]
+    assert changed is not None and changed.state == TicketState.WONT_DO
+    fake_github.inject(Fault("status", method="GET", path_part="/issues/2", status=503))
+    with pytest.raises(RetryableConnectorError):
+        c.fetch_states([first, second], {})
+
+
+def test_moved_repository_is_permanent_and_creates_nothing(fake_github: FakeGitHub) -> None:
+    # GitHub answers writes to a renamed or transferred repository with 307.
+    moved = f"{fake_github.base_url}/repositories/42/issues"
+    fake_github.inject(
+        Fault(
+            "status",
+            method="POST",
+            status=307,
+            headers={"Location": moved},
+            body={"message": "Moved Permanently", "url": moved},
+        )
+    )
+    with pytest.raises(PermanentConnectorError, match="moved or renamed"):
+        connector(fake_github).create_ticket(TARGET, spec())
+    assert fake_github.issues == {}
+
+
+def test_half_an_answer_is_retryable(fake_github: FakeGitHub) -> None:
+    fake_github.inject(
+        Fault("status", method="POST", status=201, body=b'{"number": 1, "html_url": "https:')
+    )
+    with pytest.raises(RetryableConnectorError):
+        connector(fake_github).create_ticket(TARGET, spec())
+
+
+def test_register_webhook(fake_github: FakeGitHub) -> None:
+    hook_id = connector(fake_github).register_webhook(
+        TARGET, "https://followthrough.example/v1/webhooks/7", "s3cret"
+    )
+    (hook,) = fake_github.hooks
+    assert hook_id == "700"
+    assert hook["config"] == {
+        "url": "https://followthrough.example/v1/webhooks/7",
+        "content_type": "json",
+        "secret": "s3cret",
+        "insecure_ssl": "0",
+    }
+    assert set(hook["events"]) == {"issues", "issue_comment"}
+
+
+def test_writes_are_spaced_as_configured(fake_github: FakeGitHub) -> None:
+    c = connector(
+        fake_github, options={"seconds_between_requests": 0, "seconds_between_writes": 0.4}
+    )
+    c.create_ticket(TARGET, spec())
+    started = time.monotonic()
+    c.create_ticket(TARGET, spec())
+    assert time.monotonic() - started >= 0.35
 
 
 @pytest.mark.parametrize("status", [500, 502])
@@ -319,10 +442,21 @@ def test_plain_forbidden_is_permanent(fake_github: FakeGitHub) -> None:
 
 def test_slow_answers_time_out_as_retryable(fake_github: FakeGitHub) -> None:
     fake_github.inject(Fault("slow", method="POST", path_part="/issues", delay=2))
+    c = connector(fake_github, timeout=0.5)
+    s = spec()
+    since = datetime.now(UTC)
     started = time.monotonic()
     with pytest.raises(RetryableConnectorError):
-        connector(fake_github, timeout=0.5).create_ticket(TARGET, spec())
+        c.create_ticket(TARGET, s)
+    # PyGithub takes whole seconds only, so 0.5 s becomes 1 s; still far short of the delay.
     assert time.monotonic() - started < 1.5
+    assert posts(fake_github) == 1
+    # GitHub finishes the create after we stopped listening; the marker finds it.
+    deadline = time.monotonic() + 5
+    while not fake_github.issues and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = c.find_by_marker(TARGET, s.marker, since)
+    assert found is not None and found.external_key == "acme/api#1"
     assert posts(fake_github) == 1
 
 
@@ -351,4 +485,5 @@ def test_lost_create_answer_is_found_by_marker(fake_github: FakeGitHub) -> None:
     assert found is not None and found.external_key == "acme/api#1"
     assert found.url == fake_github.issue("acme/api", 1)["html_url"]
     assert len(fake_github.issues) == 1
+    assert len(fake_github.with_marker(s.marker)) == 1
     assert posts(fake_github) == 1

@@ -1,10 +1,13 @@
-"""The Linear connector over real HTTP (httpx) against a fake checked with Linear's schema."""
+"""The Linear connector over real HTTP (httpx) against a fake Linear that checks every document and
+its variables against Linear's published schema and answers only the fields a document selects."""
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +18,7 @@ from connectors.base import (
     RetryableConnectorError,
     Target,
     TicketChanges,
+    TicketRef,
     TicketSpec,
     TicketState,
 )
@@ -37,7 +41,7 @@ def spec(**overrides: object) -> TicketSpec:
     values: dict[str, object] = {
         "title": "Gate deploys on the canary 5xx rate",
         "description": "Config pushes skipped the canary.",
-        "definition_of_done": ["Deploys halt above 1% 5xx"],
+        "definition_of_done": ["Deploys halt above 1% 5xx", "Runbook updated"],
         "verification": "Game day in staging",
         "postmortem_url": "https://followthrough.example/v1/postmortems/42",
         "marker": str(uuid.uuid4()),
@@ -50,31 +54,123 @@ def spec(**overrides: object) -> TicketSpec:
     return TicketSpec(**values)  # type: ignore[arg-type]
 
 
+def sent(fake: FakeLinear, root: str) -> list[dict[str, Any]]:
+    """The variables of every request whose document names `root`."""
+    bodies = [r.json() for r in fake.requests]
+    return [b.get("variables") or {} for b in bodies if f"{root}(" in b["query"]]
+
+
+# -- credentials ---------------------------------------------------------------------------
+
+
 def test_credentials_api_key_bare_and_oauth_bearer(fake_linear: FakeLinear) -> None:
     assert connector(fake_linear).check_credentials() == "Followthrough Bot"
     assert fake_linear.requests[-1].headers["authorization"] == API_KEY
+    assert fake_linear.requests[-1].path == "/graphql"
     assert (
         connector(fake_linear, oauth_token=OAUTH_TOKEN).check_credentials() == "Followthrough Bot"
     )
     assert fake_linear.requests[-1].headers["authorization"] == f"Bearer {OAUTH_TOKEN}"
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{"api_key": "wrong"}, {"oauth_token": "wrong"}, {"oauth_token": API_KEY}],
+)
+def test_bad_credentials_are_permanent(
+    fake_linear: FakeLinear, credentials: dict[str, str]
+) -> None:
+    with pytest.raises(PermanentConnectorError) as failure:
+        connector(fake_linear, 5, **credentials).check_credentials()
+    assert "AUTHENTICATION_ERROR" in failure.value.message
+    assert len(fake_linear.requests) == 1
+
+
+def test_missing_credentials_are_permanent(fake_linear: FakeLinear) -> None:
     with pytest.raises(PermanentConnectorError):
-        connector(fake_linear, api_key="wrong").check_credentials()
+        LinearConnector(ConnectorConfig(base_url=fake_linear.base_url, credentials={}))
+
+
+# -- create --------------------------------------------------------------------------------
 
 
 def test_create_uses_our_id_and_writes_everything(fake_linear: FakeLinear) -> None:
     s = spec()
     ref = connector(fake_linear).create_ticket(TARGET, s)
-    assert (ref.external_key, ref.external_id) == ("ENG-1", s.marker)
+    assert ref == TicketRef(
+        external_key="ENG-1",
+        external_id=s.marker,
+        url="https://linear.app/acme/issue/ENG-1/x",
+    )
+    [create] = sent(fake_linear, "issueCreate")
+    assert create["input"]["id"] == s.marker
     issue = fake_linear.issues[s.marker]
+    assert issue["title"] == s.title
+    assert issue["team"]["id"] == TEAM_ID
     assert issue["assignee"] == {"id": "user-alice"}
     assert issue["dueDate"] == "2026-12-01"
     assert issue["priority"] == 2
     assert [label["name"] for label in issue["labels"]["nodes"]] == ["postmortem"]
-    for expected in ("- [ ] Deploys halt above 1% 5xx", "## Verification", s.postmortem_url):
-        assert expected in issue["description"]
-    # A second create reuses the existing label instead of making another.
-    connector(fake_linear).create_ticket(TARGET, spec())
-    assert len(fake_linear.labels) == 1
+    description = issue["description"]
+    for expected in (
+        "Config pushes skipped the canary.",
+        "## Definition of done",
+        "- [ ] Deploys halt above 1% 5xx",
+        "- [ ] Runbook updated",
+        "## Verification",
+        "Game day in staging",
+        s.postmortem_url,
+    ):
+        assert expected in description
+    # The missing label was created on the target team.
+    [label] = fake_linear.labels.values()
+    assert (label["name"], label["team"]["id"]) == ("postmortem", TEAM_ID)
+
+
+def test_labels_are_reused_not_duplicated(fake_linear: FakeLinear) -> None:
+    workspace = fake_linear.add_label("security", team_id=None)
+    c = connector(fake_linear)
+    c.create_ticket(TARGET, spec(labels=["postmortem"]))
+    ref = c.create_ticket(TARGET, spec(labels=["postmortem", "security", " postmortem "]))
+    assert len(sent(fake_linear, "issueLabelCreate")) == 1
+    assert len(fake_linear.labels) == 2
+    names = [label["name"] for label in fake_linear.issues[ref.external_id]["labels"]["nodes"]]
+    assert names == ["postmortem", "security"]
+    assert fake_linear.issues[ref.external_id]["labels"]["nodes"][1]["id"] == workspace["id"]
+
+
+def test_another_teams_label_is_not_borrowed(fake_linear: FakeLinear) -> None:
+    fake_linear.teams["other-team"] = {"id": "other-team", "key": "OPS", "name": "Ops"}
+    theirs = fake_linear.add_label("postmortem", team_id="other-team")
+    ref = connector(fake_linear).create_ticket(TARGET, spec())
+    [label] = fake_linear.issues[ref.external_id]["labels"]["nodes"]
+    assert label["id"] != theirs["id"] and label["team"]["id"] == TEAM_ID
+
+
+def test_create_without_optional_fields(fake_linear: FakeLinear) -> None:
+    s = spec(assignee=None, due_date=None, labels=(), priority=None)
+    connector(fake_linear).create_ticket(TARGET, s)
+    [create] = sent(fake_linear, "issueCreate")
+    assert set(create["input"]) == {"id", "teamId", "title", "description"}
+    assert sent(fake_linear, "issueLabels") == []
+
+
+def test_a_second_create_with_the_same_id_makes_no_second_issue(fake_linear: FakeLinear) -> None:
+    c = connector(fake_linear)
+    s = spec(labels=())
+    c.create_ticket(TARGET, s)
+    with pytest.raises(PermanentConnectorError):
+        c.create_ticket(TARGET, s)
+    assert list(fake_linear.issues) == [s.marker]
+
+
+def test_unknown_team_is_permanent(fake_linear: FakeLinear) -> None:
+    with pytest.raises(PermanentConnectorError):
+        connector(fake_linear).create_ticket(Target(project="no-such-team"), spec(labels=()))
+    assert fake_linear.issues == {}
+
+
+# -- find, update, state, comment, refs ----------------------------------------------------
 
 
 def test_find_by_marker_is_certain(fake_linear: FakeLinear) -> None:
@@ -85,71 +181,150 @@ def test_find_by_marker_is_certain(fake_linear: FakeLinear) -> None:
     assert c.find_by_marker(TARGET, str(uuid.uuid4()), EPOCH) is None
 
 
-def test_update_and_comment(fake_linear: FakeLinear) -> None:
+def test_update_sends_only_what_changed_and_never_the_state(fake_linear: FakeLinear) -> None:
     c = connector(fake_linear)
     ref = c.create_ticket(TARGET, spec())
+    fake_linear.set_state(ref.external_id, "In Progress", "started")
     c.update_ticket(
         ref,
-        TicketChanges(title="New title", spec=spec(title="New title"), due_date=date(2027, 1, 2)),
+        TicketChanges(
+            spec=spec(title="New title", definition_of_done=["Alert fires"]),
+            assignee="user-bob",
+            due_date=date(2027, 1, 2),
+        ),
     )
     issue = fake_linear.issues[ref.external_id]
     assert (issue["title"], issue["dueDate"]) == ("New title", "2027-01-02")
-    c.comment(ref, "verified in staging")
-    assert fake_linear.comments == [{"issueId": ref.external_id, "body": "verified in staging"}]
+    assert issue["assignee"] == {"id": "user-bob"}
+    assert "- [ ] Alert fires" in issue["description"]
+    assert issue["state"]["type"] == "started"
+    [update] = sent(fake_linear, "issueUpdate")
+    assert update["id"] == ref.external_id
+    assert set(update["input"]) == {"title", "description", "assigneeId", "dueDate"}
+
+    c.update_ticket(ref, TicketChanges(title="Shorter", clear_assignee=True))
+    assert (issue["title"], issue["assignee"]) == ("Shorter", None)
+    assert issue["dueDate"] == "2027-01-02"
+
+    before = len(fake_linear.requests)
+    c.update_ticket(ref, TicketChanges())
+    assert len(fake_linear.requests) == before
+
+
+def test_update_labels(fake_linear: FakeLinear) -> None:
+    c = connector(fake_linear)
+    ref = c.create_ticket(TARGET, spec())
+    c.update_ticket(ref, TicketChanges(labels=["postmortem", "reliability"]))
+    names = [label["name"] for label in fake_linear.issues[ref.external_id]["labels"]["nodes"]]
+    assert names == ["postmortem", "reliability"]
+    c.update_ticket(ref, TicketChanges(labels=[]))
+    assert fake_linear.issues[ref.external_id]["labels"]["nodes"] == []
 
 
 @pytest.mark.parametrize(
-    ("state_type", "expected"),
+    ("state_type", "name", "expected"),
     [
-        ("triage", TicketState.OPEN),
-        ("backlog", TicketState.OPEN),
-        ("unstarted", TicketState.OPEN),
-        ("started", TicketState.IN_PROGRESS),
-        ("completed", TicketState.DONE),
-        ("canceled", TicketState.WONT_DO),
-        ("duplicate", TicketState.WONT_DO),
+        ("triage", "Triage", TicketState.OPEN),
+        ("backlog", "Backlog", TicketState.OPEN),
+        ("unstarted", "Todo", TicketState.OPEN),
+        ("started", "In Review", TicketState.IN_PROGRESS),
+        ("completed", "Shipped", TicketState.DONE),
+        ("canceled", "Canceled", TicketState.WONT_DO),
+        ("duplicate", "Duplicate", TicketState.WONT_DO),
     ],
 )
-def test_fetch_state(fake_linear: FakeLinear, state_type: str, expected: TicketState) -> None:
+def test_fetch_state(
+    fake_linear: FakeLinear, state_type: str, name: str, expected: TicketState
+) -> None:
     c = connector(fake_linear)
     ref = c.create_ticket(TARGET, spec())
-    fake_linear.set_state(ref.external_id, state_type.title(), state_type)
+    fake_linear.set_state(ref.external_id, name, state_type)
     snapshot = c.fetch_state(ref)
-    assert (snapshot.state, snapshot.raw_status) == (expected, state_type.title())
+    assert snapshot.ref == ref
+    assert (snapshot.state, snapshot.raw_status) == (expected, name)
     assert (snapshot.assignee, snapshot.due_date, list(snapshot.labels)) == (
         "user-alice",
         date(2026, 12, 1),
         ["postmortem"],
     )
+    assert snapshot.updated_at.tzinfo is not None
+
+
+def test_fetch_state_of_a_deleted_issue_is_permanent(fake_linear: FakeLinear) -> None:
+    c = connector(fake_linear)
+    ref = c.create_ticket(TARGET, spec(labels=()))
+    del fake_linear.issues[ref.external_id]
+    with pytest.raises(PermanentConnectorError):
+        c.fetch_state(ref)
+
+
+def test_fetch_states_in_one_query(fake_linear: FakeLinear) -> None:
+    c = connector(fake_linear)
+    refs = [c.create_ticket(TARGET, spec(labels=())) for _ in range(3)]
+    fake_linear.set_state(refs[1].external_id, "Done", "completed")
+    gone = TicketRef("ENG-99", str(uuid.uuid4()), "https://linear.app/acme/issue/ENG-99/x")
+    before = len(fake_linear.requests)
+    states = c.fetch_states([*refs, gone], {})
+    assert len(fake_linear.requests) - before == 1
+    assert set(states) == {ref.external_key for ref in refs}
+    assert states[refs[1].external_key].state is TicketState.DONE  # type: ignore[union-attr]
+
+
+def test_comment(fake_linear: FakeLinear) -> None:
+    c = connector(fake_linear)
+    ref = c.create_ticket(TARGET, spec())
+    c.comment(ref, "Verified in **staging**")
+    assert fake_linear.comments == [{"issueId": ref.external_id, "body": "Verified in **staging**"}]
 
 
 def test_resolve_ref(fake_linear: FakeLinear) -> None:
     c = connector(fake_linear)
     ref = c.create_ticket(TARGET, spec())
     assert c.resolve_ref("ENG-1") == ref
+    assert c.resolve_ref("eng-1") == ref
     assert c.resolve_ref("https://linear.app/acme/issue/ENG-1/gate-deploys") == ref
+    assert c.resolve_ref("https://linear.app/acme/issue/ENG-1") == ref
     with pytest.raises(PermanentConnectorError):
         c.resolve_ref("ENG-99")
     with pytest.raises(PermanentConnectorError):
         c.resolve_ref("https://example.com/nothing")
 
 
-def test_unknown_team_is_permanent(fake_linear: FakeLinear) -> None:
-    with pytest.raises(PermanentConnectorError):
-        connector(fake_linear).create_ticket(Target(project="no-such-team"), spec(labels=()))
+def test_register_webhook(fake_linear: FakeLinear) -> None:
+    hook_id = connector(fake_linear).register_webhook(TARGET, "https://ft.example/hooks", "s3cret")
+    [hook] = fake_linear.webhooks
+    assert hook["id"] == hook_id
+    assert (hook["teamId"], hook["secret"]) == (TEAM_ID, "s3cret")
+    assert set(hook["resourceTypes"]) == {"Issue", "Comment"}
+
+
+# -- failures ------------------------------------------------------------------------------
 
 
 def test_server_error_is_retryable_and_sent_once(fake_linear: FakeLinear) -> None:
     fake_linear.inject(
         Fault("status", method="POST", status=500, body={"errors": [{"message": "boom"}]})
     )
-    with pytest.raises(RetryableConnectorError):
+    with pytest.raises(RetryableConnectorError) as failure:
         connector(fake_linear).create_ticket(TARGET, spec(labels=()))
+    assert failure.value.status == 500
     assert len(fake_linear.requests) == 1
     assert fake_linear.issues == {}
 
 
-def test_rate_limits(fake_linear: FakeLinear) -> None:
+def test_bad_gateway_without_json_is_retryable(fake_linear: FakeLinear) -> None:
+    fake_linear.inject(Fault("status", method="POST", status=502, body=b"<html>bad gateway"))
+    with pytest.raises(RetryableConnectorError):
+        connector(fake_linear).check_credentials()
+
+
+def test_forbidden_without_json_is_permanent(fake_linear: FakeLinear) -> None:
+    fake_linear.inject(Fault("status", method="POST", status=403, body=b"<html>forbidden"))
+    with pytest.raises(PermanentConnectorError):
+        connector(fake_linear).check_credentials()
+
+
+def test_http_429_retry_after(fake_linear: FakeLinear) -> None:
     fake_linear.inject(
         Fault(
             "status",
@@ -162,6 +337,10 @@ def test_rate_limits(fake_linear: FakeLinear) -> None:
     with pytest.raises(RetryableConnectorError) as failure:
         connector(fake_linear).check_credentials()
     assert failure.value.retry_after == 7
+    assert failure.value.status == 429
+
+
+def test_ratelimited_error_on_http_200_is_retryable(fake_linear: FakeLinear) -> None:
     fake_linear.inject(
         Fault(
             "status",
@@ -169,15 +348,48 @@ def test_rate_limits(fake_linear: FakeLinear) -> None:
             status=200,
             headers={"Retry-After": "3"},
             body={
+                "data": None,
                 "errors": [
                     {"message": "Rate limit exceeded", "extensions": {"code": "RATELIMITED"}}
-                ]
+                ],
             },
         )
     )
-    with pytest.raises(RetryableConnectorError) as graphql_limited:
+    with pytest.raises(RetryableConnectorError) as failure:
         connector(fake_linear).check_credentials()
-    assert graphql_limited.value.retry_after == 3
+    assert failure.value.retry_after == 3
+
+
+def test_ratelimited_error_uses_the_request_budget_reset(fake_linear: FakeLinear) -> None:
+    reset_ms = int((time.time() + 30) * 1000)
+    fake_linear.inject(
+        Fault(
+            "status",
+            method="POST",
+            status=400,
+            headers={"X-RateLimit-Requests-Reset": str(reset_ms)},
+            body={"errors": [{"message": "Rate limited", "extensions": {"code": "RATELIMITED"}}]},
+        )
+    )
+    with pytest.raises(RetryableConnectorError) as failure:
+        connector(fake_linear).check_credentials()
+    assert failure.value.retry_after is not None and 25 <= failure.value.retry_after <= 30
+
+
+def test_other_graphql_errors_on_http_200_are_permanent(fake_linear: FakeLinear) -> None:
+    fake_linear.inject(
+        Fault(
+            "status",
+            method="POST",
+            status=200,
+            body={
+                "data": None,
+                "errors": [{"message": "Forbidden", "extensions": {"code": "FORBIDDEN"}}],
+            },
+        )
+    )
+    with pytest.raises(PermanentConnectorError):
+        connector(fake_linear).check_credentials()
 
 
 def test_slow_answers_time_out_as_retryable(fake_linear: FakeLinear) -> None:
@@ -186,6 +398,17 @@ def test_slow_answers_time_out_as_retryable(fake_linear: FakeLinear) -> None:
     with pytest.raises(RetryableConnectorError):
         connector(fake_linear, timeout=0.5).check_credentials()
     assert time.monotonic() - started < 1.5
+
+
+def test_unreachable_is_retryable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    c = LinearConnector(
+        ConnectorConfig(base_url=f"http://127.0.0.1:{port}", credentials={"api_key": API_KEY})
+    )
+    with pytest.raises(RetryableConnectorError):
+        c.check_credentials()
 
 
 def test_lost_create_answer_is_found_for_certain(fake_linear: FakeLinear) -> None:
@@ -197,6 +420,23 @@ def test_lost_create_answer_is_found_for_certain(fake_linear: FakeLinear) -> Non
     found = c.find_by_marker(TARGET, s.marker, EPOCH)
     assert found is not None and found.external_id == s.marker
     assert list(fake_linear.issues) == [s.marker]
+    assert len(sent(fake_linear, "issueCreate")) == 1
+
+
+def test_create_answer_without_the_issue_is_retryable(fake_linear: FakeLinear) -> None:
+    fake_linear.inject(
+        Fault(
+            "status",
+            method="POST",
+            status=200,
+            body={"data": {"issueCreate": {"success": False, "issue": None}}},
+        )
+    )
+    with pytest.raises(RetryableConnectorError):
+        connector(fake_linear).create_ticket(TARGET, spec(labels=()))
+
+
+# -- the fake itself -----------------------------------------------------------------------
 
 
 def test_the_fake_refuses_documents_the_schema_refuses(fake_linear: FakeLinear) -> None:
@@ -209,3 +449,30 @@ def test_the_fake_refuses_documents_the_schema_refuses(fake_linear: FakeLinear) 
     assert refused.status_code == 400
     assert any("nonsense" in v for v in fake_linear.violations)
     fake_linear.violations.clear()
+
+    bad_variables = httpx.post(
+        f"{fake_linear.base_url}/graphql",
+        json={
+            "query": "mutation M($input: IssueCreateInput!) { issueCreate(input: $input) { success } }",
+            "variables": {"input": {"title": "no team"}},
+        },
+        headers={"Authorization": API_KEY},
+        timeout=5,
+    )
+    assert bad_variables.status_code == 400
+    assert any("teamId" in v for v in fake_linear.violations)
+    fake_linear.violations.clear()
+
+
+def test_the_fake_answers_only_what_was_selected(fake_linear: FakeLinear) -> None:
+    ref = connector(fake_linear).create_ticket(TARGET, spec())
+    answer = httpx.post(
+        f"{fake_linear.base_url}/graphql",
+        json={
+            "query": 'query { issue(id: "ENG-1") { key: identifier state { type } } }',
+        },
+        headers={"Authorization": f"Bearer {OAUTH_TOKEN}"},
+        timeout=5,
+    ).json()
+    assert answer == {"data": {"issue": {"key": ref.external_key, "state": {"type": "unstarted"}}}}
+    assert fake_linear.violations == []

@@ -8,6 +8,7 @@ import itertools
 import json
 import re
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -62,10 +63,11 @@ def _user(login: str) -> dict[str, Any]:
     }
 
 
-def _label(name: str) -> dict[str, Any]:
+def _label(base_url: str, repo: str, name: str) -> dict[str, Any]:
     return {
-        "id": _stable_id(name),
-        "node_id": f"LA_{_stable_id(name)}",
+        "id": _stable_id(f"{repo}:{name}"),
+        "node_id": f"LA_{_stable_id(f'{repo}:{name}')}",
+        "url": f"{base_url}/repos/{repo}/labels/{name}",
         "name": name,
         "color": "ededed",
         "default": False,
@@ -74,12 +76,17 @@ def _label(name: str) -> dict[str, Any]:
 
 
 class FakeGitHub(FakeTrackerServer):
-    """Issues live in `issues[(repo, number)]` as GitHub renders them."""
+    """Issues live in `issues[(repo, number)]` as GitHub renders them; tests may edit them."""
+
+    RATE_LIMIT = 5000
 
     def __init__(self, repos: tuple[str, ...] = ("acme/api",)) -> None:
         super().__init__()
         self.repos = set(repos)
         self.issues: dict[tuple[str, int], dict[str, Any]] = {}
+        # Deleted issues answer 410 Gone, as GitHub does; their numbers are not reused.
+        self.deleted: set[tuple[str, int]] = set()
+        self._used = 0
         self.comments: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.hooks: list[dict[str, Any]] = []
         self._numbers: dict[str, itertools.count[int]] = {}
@@ -100,6 +107,18 @@ class FakeGitHub(FakeTrackerServer):
         with self.lock:
             issue = self.issues[(repo, number)]
             issue.update(state="open", state_reason="reopened", closed_at=None, updated_at=_now())
+
+    def delete(self, repo: str, number: int) -> None:
+        """An admin deleted the issue."""
+        with self.lock:
+            del self.issues[(repo, number)]
+            self.deleted.add((repo, number))
+
+    def with_marker(self, marker: str) -> list[dict[str, Any]]:
+        """Every stored issue whose body carries the action item's hidden marker."""
+        needle = f"<!-- followthrough:action-item={marker} -->"
+        with self.lock:
+            return [i for i in self.issues.values() if needle in (i.get("body") or "")]
 
     def add_issue(self, repo: str, title: str, body: str, creator: str) -> dict[str, Any]:
         """An issue someone else opened (through the UI, say)."""
@@ -142,6 +161,20 @@ class FakeGitHub(FakeTrackerServer):
             return _contract().violations(request.method, url, request.headers, request.body)
 
     def handle(self, request: Request) -> Reply:
+        reply = self._answer(request)
+        # GitHub reports the primary rate limit on every answer (rate-limits-for-the-rest-api).
+        self._used += 1
+        reply.headers = {
+            "x-ratelimit-limit": str(self.RATE_LIMIT),
+            "x-ratelimit-remaining": str(max(self.RATE_LIMIT - self._used, 0)),
+            "x-ratelimit-used": str(self._used),
+            "x-ratelimit-reset": str(int(time.time()) + 3600),
+            "x-ratelimit-resource": "core",
+            **reply.headers,
+        }
+        return reply
+
+    def _answer(self, request: Request) -> Reply:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() not in ("token", "bearer") or token != TOKEN:
             return Reply(
@@ -170,6 +203,14 @@ class FakeGitHub(FakeTrackerServer):
                 return self._create(repo, request.json() or {})
             return self._list(repo, parse_qs(request.query))
         issue = self.issues.get((repo, number))
+        if issue is None and (repo, number) in self.deleted:
+            return Reply(
+                410,
+                {
+                    "message": "This issue was deleted",
+                    "documentation_url": "https://docs.github.com/rest/issues/issues#get-an-issue",
+                },
+            )
         if issue is None:
             return Reply(404, {"message": "Not Found"})
         if match.group("comments"):
@@ -239,12 +280,10 @@ class FakeGitHub(FakeTrackerServer):
             issue["assignees"] = [_user(login) for login in body["assignees"]]
             issue["assignee"] = issue["assignees"][0] if issue["assignees"] else None
         if "labels" in body:
+            # GitHub creates a label that the repository does not have yet.
+            repo = issue["repository_url"].rsplit("/repos/", 1)[1]
             issue["labels"] = [
-                {
-                    "id": abs(hash(n)) % 10**6,
-                    "name": n if isinstance(n, str) else n["name"],
-                    "color": "ededed",
-                }
+                _label(self.base_url, repo, n if isinstance(n, str) else n["name"])
                 for n in body["labels"]
             ]
         if "state" in body:
@@ -284,10 +323,12 @@ class FakeGitHub(FakeTrackerServer):
         headers = {}
         if page * per_page < len(found):
             # GitHub's Link keeps every filter of the request; only `page` changes.
-            query = {k: v[0] for k, v in params.items()} | {"page": str(page + 1)}
-            headers["Link"] = (
-                f'<{self.base_url}/repos/{repo}/issues?{urlencode(query)}>; rel="next"'
-            )
+            def link(to: int, rel: str) -> str:
+                query = {k: v[0] for k, v in params.items()} | {"page": str(to)}
+                return f'<{self.base_url}/repos/{repo}/issues?{urlencode(query)}>; rel="{rel}"'
+
+            last = -(-len(found) // per_page)
+            headers["Link"] = f"{link(page + 1, 'next')}, {link(last, 'last')}"
         return Reply(200, chunk, headers)
 
     def _comment(self, repo: str, number: int, request: Request) -> Reply:
