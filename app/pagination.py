@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,8 +24,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(at), UUID(row_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            # Issued cursors always carry a zone; a naive one would reach the UTC column.
+            raise ValueError("naive cursor time")
+        return when.astimezone(UTC), UUID(row_id)
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        binascii.Error,
+        json.JSONDecodeError,
+    ) as exc:
         raise InvalidInput(
             "The cursor is not one this service issued; pass next_cursor back unchanged",
             errors=[field_error("query.cursor", "malformed cursor")],

@@ -47,6 +47,11 @@ CONTENT_FIELDS = (
 )
 
 
+# Columns that are NOT NULL: a PATCH may change them but never null them.
+NOT_NULL_FIELDS = frozenset(
+    {"title", "description", "definition_of_done", "verification", "priority", "committed"}
+)
+
 # What a ticket shows: a change to any of these is pushed to the tracker.
 TICKET_FIELDS = frozenset(
     {"title", "description", "definition_of_done", "verification", "due_date", "owner", "priority"}
@@ -159,7 +164,7 @@ def update(
                 changes["owner"] = [before, data.owner]
             continue
         new = getattr(data, name)
-        if new is None and name in ("title", "priority", "committed", "definition_of_done"):
+        if new is None and name in NOT_NULL_FIELDS:
             raise InvalidInput(
                 f"{name} cannot be null", errors=[field_error(f"body.{name}", "may not be null")]
             )

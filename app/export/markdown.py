@@ -17,7 +17,10 @@ def _text(value: str) -> str:
 
 
 def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ").strip()
+    # CR alone ends a line in Markdown too: any line break would split the table row.
+    for line_break in ("\r\n", "\r", "\n"):
+        value = value.replace(line_break, " ")
+    return value.replace("|", "\\|").strip()
 
 
 def render(pm: PostmortemDetail, report: CheckReport) -> str:

@@ -184,3 +184,14 @@ def test_list_pagination(client: TestClient) -> None:
     ids = [i["id"] for page in (first, second, third) for i in page["items"]]
     assert sorted(ids) == sorted(i["id"] for i in pm["action_items"])
     assert third["next_cursor"] is None
+
+
+def test_required_text_cannot_be_patched_to_null(client: TestClient) -> None:
+    make_person(client, "alice")
+    item = make_postmortem(client)["action_items"][0]
+    for field in ("description", "verification", "definition_of_done", "committed"):
+        response = client.patch(f"/v1/action-items/{item['id']}", json={field: None})
+        assert response.status_code == 422, (field, response.text)
+        assert response.json()["errors"] == [
+            {"path": f"body.{field}", "message": "may not be null"}
+        ]

@@ -67,3 +67,20 @@ def test_markdown_marks_done_criteria_and_verification(client: TestClient) -> No
     assert "**Status:** complete" in text
     assert "- [x] Deploys halt" in text
     assert "Verified by admin-tests on" in text and "game day 12 Nov: gate held" in text
+
+
+def test_line_breaks_of_any_kind_stay_inside_their_table_cell(client: TestClient) -> None:
+    pm = make_postmortem(
+        client,
+        action_items=[],
+        timeline=[
+            {
+                "at": "2026-11-02T09:04:00Z",
+                "author": "ops",
+                "kind": "observation",
+                "text": "one\r\ntwo\rthree",
+            }
+        ],
+    )
+    text = client.get(f"/v1/postmortems/{pm['id']}/markdown").text
+    assert "| one two three |" in text

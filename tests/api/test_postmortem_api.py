@@ -281,3 +281,21 @@ def test_pagination_is_stable_and_complete(client: TestClient) -> None:
     assert client.get("/v1/postmortems", params={"cursor": "garbage!"}).status_code == 422
     assert client.get("/v1/postmortems", params={"limit": 0}).status_code == 422
     assert client.get("/v1/postmortems", params={"limit": 500}).status_code == 422
+
+
+def test_forged_cursors_are_refused_not_crashed_on(client: TestClient) -> None:
+    import base64
+    import json
+
+    def cursor(payload: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    for forged in (
+        cursor(["2026-11-02T09:00:00", "00000000-0000-4000-8000-000000000000"]),  # no zone
+        cursor([12, "00000000-0000-4000-8000-000000000000"]),  # not a time
+        cursor(["2026-11-02T09:00:00+00:00", "not-a-uuid"]),
+        cursor({"at": 1}),
+    ):
+        response = client.get("/v1/postmortems", params={"cursor": forged})
+        assert response.status_code == 422, (forged, response.text)
+        assert response.json()["errors"][0]["path"] == "query.cursor"
