@@ -2,13 +2,16 @@
 
 Linear reports failures inside the answer as well as with HTTP codes: any non-empty `errors[]` is
 a failure, even on HTTP 200. Rate limiting comes as HTTP 429 or as an error whose
-`extensions.code` is RATELIMITED. Everything raised here is one of the two connector errors.
+`extensions.code` is RATELIMITED (`extensions.type` "ratelimited", which is what Linear's own SDK
+reads: linear/linear `packages/sdk/src/error.ts`). Everything raised here is one of the two
+connector errors.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -17,8 +20,15 @@ from connectors.base import ConnectorError, PermanentConnectorError, RetryableCo
 
 DEFAULT_BASE_URL = "https://api.linear.app"
 RATE_LIMITED = "RATELIMITED"
-# Codes Linear (Apollo) uses for a failure on its side rather than in what we sent.
-_SERVER_CODES = {"INTERNAL_SERVER_ERROR", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"}
+# Failures on Linear's side rather than in what we sent, as `extensions.code` (Apollo style) and
+# as the SDK's `extensions.type` names.
+_TRANSIENT_CODES = {
+    "INTERNAL_SERVER_ERROR",
+    "INTERNAL_ERROR",
+    "SERVICE_UNAVAILABLE",
+    "LOCK_TIMEOUT",
+}
+_TRANSIENT_TYPES = {"internal error", "network error", "lock timeout"}
 
 
 class NotFound(PermanentConnectorError):
@@ -27,50 +37,84 @@ class NotFound(PermanentConnectorError):
 
 def auth_header(credentials: Mapping[str, str]) -> str:
     """Personal API keys go bare; OAuth access tokens as Bearer (Linear refuses
-    "Bearer <api key>")."""
-    if credentials.get("api_key"):
-        return credentials["api_key"]
-    if credentials.get("oauth_token"):
-        return f"Bearer {credentials['oauth_token']}"
-    raise PermanentConnectorError("Linear credentials need 'api_key' or 'oauth_token'")
+    "Bearer <api key>"). Surrounding whitespace, as pasted, is dropped."""
+    api_key = (credentials.get("api_key") or "").strip()
+    token = (credentials.get("oauth_token") or "").strip()
+    if api_key:
+        value = api_key
+    elif token:
+        value = f"Bearer {token}"
+    else:
+        raise PermanentConnectorError("Linear credentials need 'api_key' or 'oauth_token'")
+    if not value.isascii() or not value.isprintable():
+        raise PermanentConnectorError("Linear credentials hold characters no HTTP header carries")
+    return value
+
+
+def _seconds_until(value: str, now: float) -> float | None:
+    try:
+        return max(float(value) / 1000.0 - now, 0.0)  # epoch milliseconds
+    except ValueError:
+        return None
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """`Retry-After` in seconds; else the request budget's reset time,
-    `X-RateLimit-Requests-Reset` (epoch milliseconds)."""
+    """`Retry-After` (seconds, or an HTTP date); else when the exhausted budget refills:
+    `X-RateLimit-{Requests,Complexity}-Reset` (epoch milliseconds) of the budget whose
+    `-Remaining` is 0, or the later of the two when neither says so."""
+    moment = time.time() if now is None else now
     value = headers.get("retry-after")
     if value is not None:
         try:
             return max(float(value), 0.0)
         except ValueError:
             pass
-    reset = headers.get("x-ratelimit-requests-reset")
-    if reset is not None:
         try:
-            moment = float(reset) / 1000.0
-        except ValueError:
-            return None
-        return max(moment - (time.time() if now is None else now), 0.0)
-    return None
+            return max(parsedate_to_datetime(value).timestamp() - moment, 0.0)
+        except (TypeError, ValueError, IndexError):
+            pass
+    waits: dict[str, float] = {}
+    exhausted: list[str] = []
+    for budget in ("requests", "complexity"):
+        reset = headers.get(f"x-ratelimit-{budget}-reset")
+        wait = _seconds_until(reset, moment) if reset is not None else None
+        if wait is not None:
+            waits[budget] = wait
+            if (headers.get(f"x-ratelimit-{budget}-remaining") or "").strip() == "0":
+                exhausted.append(budget)
+    chosen = [waits[b] for b in exhausted] or list(waits.values())
+    return max(chosen) if chosen else None
+
+
+def _extensions(error: Any) -> Mapping[str, Any]:
+    extensions = error.get("extensions") if isinstance(error, Mapping) else None
+    return extensions if isinstance(extensions, Mapping) else {}
+
+
+def _rate_limited(error: Any) -> bool:
+    extensions = _extensions(error)
+    return (
+        str(extensions.get("code") or "").upper() == RATE_LIMITED
+        or str(extensions.get("type") or "").lower() == "ratelimited"
+    )
 
 
 def error_for(errors: list[Any], status: int, headers: Mapping[str, str]) -> ConnectorError:
     """The connector error for a non-empty GraphQL `errors` list."""
-    first: Mapping[str, Any] = (
-        errors[0] if isinstance(errors[0], Mapping) else {"message": str(errors[0])}
-    )
-    extensions = first.get("extensions") or {}
+    first = errors[0]
+    extensions = _extensions(first)
     code = str(extensions.get("code") or "").upper()
-    text = str(first.get("message") or "error")
+    kind = str(extensions.get("type") or "").lower()
+    text = str((first.get("message") if isinstance(first, Mapping) else first) or "error")
     detail = extensions.get("userPresentableMessage")
-    message = f"Linear: {text}" + (f" ({code})" if code else "")
+    message = f"Linear: {text}" + (f" ({code or kind})" if code or kind else "")
     if detail and detail != text:
         message += f": {detail}"
-    if code == RATE_LIMITED or status == 429:
+    if status == 429 or any(_rate_limited(error) for error in errors):
         return RetryableConnectorError(
             message, status=429, retry_after=retry_after_seconds(headers)
         )
-    if status >= 500 or code in _SERVER_CODES:
+    if status >= 500 or status == 408 or code in _TRANSIENT_CODES or kind in _TRANSIENT_TYPES:
         return RetryableConnectorError(message, status=status)
     if code in ("ENTITY_NOT_FOUND", "NOT_FOUND") or text.lower().startswith("entity not found"):
         return NotFound(message, status=404)
@@ -82,11 +126,15 @@ class LinearClient:
     def __init__(
         self, base_url: str | None, credentials: Mapping[str, str], timeout: float
     ) -> None:
-        self._http = httpx.Client(
-            base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
-            timeout=timeout,
-            headers={"Authorization": auth_header(credentials)},
-        )
+        try:
+            self._http = httpx.Client(
+                base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
+                timeout=timeout,
+                headers={"Authorization": auth_header(credentials)},
+                follow_redirects=False,
+            )
+        except (httpx.InvalidURL, ValueError, TypeError) as exc:
+            raise PermanentConnectorError(f"Linear base URL {base_url!r}: {exc}") from exc
 
     def close(self) -> None:
         self._http.close()
@@ -101,13 +149,18 @@ class LinearClient:
             raise RetryableConnectorError(
                 f"Linear did not answer in time ({type(exc).__name__})"
             ) from exc
-        except httpx.TransportError as exc:
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
+            # The base URL or the request itself is wrong: sending it again changes nothing.
+            raise PermanentConnectorError(f"Linear: {type(exc).__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:
             # Connection refused or reset, the answer lost after the request went out, ...
             raise RetryableConnectorError(
                 f"Linear could not be reached ({type(exc).__name__}: {exc})"
             ) from exc
-        except httpx.HTTPError as exc:  # invalid URL and the like: configuration
-            raise PermanentConnectorError(f"Linear: {type(exc).__name__}: {exc}") from exc
+        return self._data(response)
+
+    @staticmethod
+    def _data(response: httpx.Response) -> dict[str, Any]:
         status = response.status_code
         headers = response.headers
         try:
@@ -118,19 +171,21 @@ class LinearClient:
         if errors and not isinstance(errors, list):
             errors = [errors]
         if status == 429 or status >= 500 or status == 408:
-            if errors:
-                error = error_for(errors, status, headers)
-                message = error.message
-            else:
-                message = f"Linear answered HTTP {status}"
+            message = (
+                error_for(errors, status, headers).message
+                if errors
+                else f"Linear answered HTTP {status}"
+            )
             raise RetryableConnectorError(
                 message, status=status, retry_after=retry_after_seconds(headers)
             )
         if errors:
             raise error_for(errors, status, headers)
-        if status >= 400:
+        if status >= 300:
+            # 3xx: the base URL points somewhere that is not Linear's API; 4xx: refused.
+            where = f" (to {headers.get('location')})" if 300 <= status < 400 else ""
             raise PermanentConnectorError(
-                f"Linear answered HTTP {status}: {response.text[:200]}", status=status
+                f"Linear answered HTTP {status}{where}: {response.text[:200]}", status=status
             )
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
             # A 2xx that is not a GraphQL answer: a proxy or maintenance page.

@@ -98,27 +98,42 @@ class LinearConnector:
             raise PermanentConnectorError(f"Linear did not update {ref.external_key}")
 
     def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
-        """The workflow state's type decides; `raw_status` is the state's name."""
+        """The workflow state's type decides; `raw_status` is the state's name. An issue in
+        Linear's trash counts as not found, as one deleted for good does."""
         issue = self._call(
             "issue", f"fetch {ref.external_key}", mapping.ISSUE, {"id": self._issue_id(ref)}
         )
+        if mapping.trashed(issue):
+            raise NotFound(f"Linear: {ref.external_key} was deleted (it is in the trash)")
         with self._answers(f"fetch {ref.external_key}"):
             return mapping.snapshot(issue)
 
     def fetch_states(
         self, refs: Sequence[TicketRef], etags: Mapping[str, str]
     ) -> dict[str, TicketSnapshot | None]:
-        """One `issues(filter: {id: {in: [...]}})` query per 50 tickets (no ETags on Linear)."""
+        """One `issues(filter: {id: {in: [...]}})` query per 50 tickets, archived ones included
+        (no ETags on Linear). Keyed by the key each ref was asked with, even when the issue has
+        since moved team and got a new key (the snapshot's ref carries the new one). Issues
+        deleted or in the trash are left out."""
         states: dict[str, TicketSnapshot | None] = {}
-        for start in range(0, len(refs), _BATCH):
-            ids = [self._issue_id(ref) for ref in refs[start : start + _BATCH]]
+        by_id = {ref.external_id: ref for ref in refs if ref.external_id}
+        ids = list(by_id)
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start : start + _BATCH]
             answer = self._call(
-                "issues", "batch fetch", mapping.ISSUES, {"ids": ids, "first": len(ids)}
+                "issues", "batch fetch", mapping.ISSUES, {"ids": chunk, "first": len(chunk)}
             )
             with self._answers("batch fetch"):
                 for issue in answer["nodes"]:
-                    snapshot = mapping.snapshot(issue)
-                    states[snapshot.ref.external_key] = snapshot
+                    asked = by_id.get(issue.get("id"))
+                    if asked is not None and not mapping.trashed(issue):
+                        states[asked.external_key] = mapping.snapshot(issue)
+        for ref in refs:
+            if not ref.external_id:  # known by its key only: one lookup each
+                try:
+                    states[ref.external_key] = self.fetch_state(ref)
+                except NotFound:
+                    continue
         return states
 
     def comment(self, ref: TicketRef, text: str) -> None:
@@ -167,45 +182,65 @@ class LinearConnector:
         wanted = mapping.label_names(names)
         ids: dict[str, str] = {}
         for start in range(0, len(wanted), _BATCH):
-            chunk = wanted[start : start + _BATCH]
-            # Several teams may each have a label with the name: ask for enough of them.
-            answer = self._call(
-                "issueLabels", "look labels up", mapping.LABELS, {"names": chunk, "first": 250}
-            )
-            with self._answers("look labels up"):
-                ids.update(mapping.pick_labels(answer["nodes"], team_id))
+            ids.update(self._find_labels(team_id, wanted[start : start + _BATCH]))
         for name in wanted:
             if name in ids:
                 continue
-            created = self._call(
-                "issueLabelCreate",
-                f"create label {name!r}",
-                mapping.LABEL_CREATE,
-                {"input": {"name": name, "teamId": team_id}},
-            )
+            try:
+                created = self._call(
+                    "issueLabelCreate",
+                    f"create label {name!r}",
+                    mapping.LABEL_CREATE,
+                    {"input": {"name": name, "teamId": team_id}},
+                )
+            except PermanentConnectorError:
+                # Refused as a duplicate when another worker created it since we looked.
+                found = self._find_labels(team_id, [name])
+                if name not in found:
+                    raise
+                ids[name] = found[name]
+                continue
             with self._answers(f"create label {name!r}"):
                 if not created.get("success"):
                     raise mapping.UnexpectedAnswerError("issueLabelCreate did not succeed")
                 ids[name] = str(created["issueLabel"]["id"])
         return [ids[name] for name in wanted]
 
+    def _find_labels(self, team_id: str, names: Sequence[str]) -> dict[str, str]:
+        # Several teams may each have a label with the name: ask for enough of them.
+        answer = self._call(
+            "issueLabels",
+            "look labels up",
+            mapping.LABELS,
+            {"filter": mapping.label_filter(names), "first": 250},
+        )
+        with self._answers("look labels up"):
+            return mapping.pick_labels(answer["nodes"], team_id, names)
+
     def _team_of(self, ref: TicketRef) -> str:
-        query = "query IssueTeam($id: String!) { issue(id: $id) { team { id } } }"
         issue = self._call(
-            "issue", f"read team of {ref.external_key}", query, {"id": self._issue_id(ref)}
+            "issue",
+            f"read team of {ref.external_key}",
+            mapping.ISSUE_TEAM,
+            {"id": self._issue_id(ref)},
         )
         with self._answers(f"read team of {ref.external_key}"):
             return str(issue["team"]["id"])
 
-    def _call(self, root: str, action: str, query: str, variables: Mapping[str, Any]) -> Any:
-        """Send the document and return `data[root]`."""
+    def _call(
+        self, root: str, action: str, query: str, variables: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """Send the document and return `data[root]` (every root we select is an object)."""
         try:
             data = self._client.call(query, variables)
         except NotFound as exc:
             raise NotFound(f"{exc.message} ({action})", status=exc.status) from exc
-        if data.get(root) is None:
+        value = data.get(root)
+        if value is None:
             raise PermanentConnectorError(f"Linear {action}: the answer has no {root}")
-        return data[root]
+        if not isinstance(value, Mapping):
+            raise PermanentConnectorError(f"Linear {action}: unexpected answer {value!r:.200}")
+        return value
 
     def _ref(self, issue: Any, action: str) -> TicketRef:
         with self._answers(action):
@@ -222,5 +257,5 @@ class LinearConnector:
         """An answer without the fields the document selected is Linear's fault, not ours."""
         try:
             yield
-        except (mapping.UnexpectedAnswerError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise PermanentConnectorError(f"Linear {action}: unexpected answer ({exc!r})") from exc

@@ -14,8 +14,9 @@ from typing import Any
 from connectors.base import TicketChanges, TicketRef, TicketSnapshot, TicketSpec, TicketState
 from connectors.markdown import ticket_markdown
 
+# `trashed`: a deleted issue stays readable in Linear's trash (archived) for a while.
 ISSUE_FIELDS = (
-    "id identifier url updatedAt dueDate assignee { id } labels { nodes { name } } "
+    "id identifier url updatedAt dueDate trashed assignee { id } labels { nodes { name } } "
     "state { name type }"
 )
 
@@ -34,12 +35,13 @@ COMMENT = (
     "mutation CommentCreate($input: CommentCreateInput!) "
     "{ commentCreate(input: $input) { success } }"
 )
+ISSUE_TEAM = "query IssueTeam($id: String!) { issue(id: $id) { team { id } } }"
 # Workspace labels (no team) are usable on every team, so the lookup is by name only; labels of
-# other teams are set aside by `pick_labels`.
+# other teams are set aside by `pick_labels`. Case-insensitive, because Linear's uniqueness check
+# for label names is: creating "postmortem" next to "Postmortem" is refused as a duplicate.
 LABELS = (
-    "query Labels($names: [String!]!, $first: Int!) "
-    "{ issueLabels(filter: { name: { in: $names } }, first: $first) "
-    "{ nodes { id name team { id } } } }"
+    "query Labels($filter: IssueLabelFilter, $first: Int!) "
+    "{ issueLabels(filter: $filter, first: $first) { nodes { id name team { id } } } }"
 )
 LABEL_CREATE = (
     "mutation LabelCreate($input: IssueLabelCreateInput!) "
@@ -49,9 +51,12 @@ WEBHOOK_CREATE = (
     "mutation WebhookCreate($input: WebhookCreateInput!) "
     "{ webhookCreate(input: $input) { success webhook { id enabled } } }"
 )
+# Archived issues included: Linear archives closed issues on its own after a team-set period, and
+# a closed ticket still awaiting verification must not read as "not found".
 ISSUES = (
     "query Issues($ids: [ID!]!, $first: Int!) "
-    f"{{ issues(filter: {{ id: {{ in: $ids }} }}, first: $first) {{ nodes {{ {ISSUE_FIELDS} }} }} }}"
+    "{ issues(filter: { id: { in: $ids } }, first: $first, includeArchived: true) "
+    f"{{ nodes {{ {ISSUE_FIELDS} }} }} }}"
 )
 
 # Linear priorities: 0 none, 1 urgent, 2 high, 3 normal, 4 low.
@@ -77,26 +82,48 @@ def render_description(spec: TicketSpec) -> str:
 
 
 def label_names(names: Sequence[str]) -> list[str]:
-    """Trimmed, non-empty, each once, in order."""
-    seen: dict[str, None] = {}
+    """Trimmed, non-empty, each once ignoring case (as Linear compares them), in order."""
+    seen: dict[str, str] = {}
     for name in names:
         cleaned = " ".join(name.split())
         if cleaned:
-            seen.setdefault(cleaned, None)
-    return list(seen)
+            seen.setdefault(cleaned.casefold(), cleaned)
+    return list(seen.values())
 
 
-def pick_labels(nodes: Sequence[Mapping[str, Any]], team_id: str) -> dict[str, str]:
-    """Name -> id for labels usable on `team_id`: the team's own label first, else a workspace
-    label (no team). Labels of other teams cannot go on this team's issues."""
+def label_filter(names: Sequence[str]) -> dict[str, Any]:
+    """IssueLabelFilter for any of `names`, ignoring case (StringComparator has no `in` that
+    ignores case, hence one `eqIgnoreCase` per name)."""
+    return {"or": [{"name": {"eqIgnoreCase": name}} for name in names]}
+
+
+def pick_labels(
+    nodes: Sequence[Mapping[str, Any]], team_id: str, names: Sequence[str]
+) -> dict[str, str]:
+    """Wanted name -> id of a label usable on `team_id` with that name (ignoring case): the
+    team's own label first, then a workspace label (no team), an exact spelling before another.
+    Labels of other teams cannot go on this team's issues."""
+
+    def rank(node: Mapping[str, Any], name: str) -> tuple[int, int]:
+        team = node.get("team")
+        own = isinstance(team, Mapping) and team.get("id") == team_id
+        return (0 if own else 1, 0 if node.get("name") == name else 1)
+
     picked: dict[str, str] = {}
-    for node in nodes:
-        team = (node.get("team") or {}).get("id")
-        name, label_id = node.get("name"), node.get("id")
-        if not isinstance(name, str) or not isinstance(label_id, str):
-            continue
-        if team == team_id or (team is None and name not in picked):
-            picked[name] = label_id
+    for name in names:
+        usable = [
+            node
+            for node in nodes
+            if isinstance(node.get("id"), str)
+            and isinstance(node.get("name"), str)
+            and str(node["name"]).casefold() == name.casefold()
+            and (
+                node.get("team") is None
+                or (isinstance(node.get("team"), Mapping) and node["team"].get("id") == team_id)
+            )
+        ]
+        if usable:
+            picked[name] = str(min(usable, key=lambda node: rank(node, name))["id"])
     return picked
 
 
@@ -169,6 +196,11 @@ def ref_from_issue(issue: Any) -> TicketRef:
 def parse_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def trashed(issue: Mapping[str, Any]) -> bool:
+    """Deleted on Linear: still readable from the trash, but gone for everyone using it."""
+    return issue.get("trashed") is True
 
 
 def snapshot(issue: Mapping[str, Any]) -> TicketSnapshot:

@@ -3,6 +3,7 @@ its variables against Linear's published schema and answers only the fields a do
 
 from __future__ import annotations
 
+import email.utils
 import socket
 import time
 import uuid
@@ -27,6 +28,19 @@ from tests.fake_trackers.linear import API_KEY, OAUTH_TOKEN, TEAM_ID, FakeLinear
 from tests.fake_trackers.server import Fault
 
 TARGET = Target(project=TEAM_ID)
+CREDS = {"api_key": API_KEY}
+# A well-formed answer to the connector's issue query, to spoil one field at a time.
+ISSUE_ANSWER: dict[str, Any] = {
+    "id": "x",
+    "identifier": "ENG-1",
+    "url": "https://linear.app/acme/issue/ENG-1/x",
+    "updatedAt": "2026-05-01T10:00:00.000Z",
+    "dueDate": None,
+    "trashed": None,
+    "assignee": None,
+    "labels": {"nodes": []},
+    "state": {"name": "Todo", "type": "unstarted"},
+}
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -86,9 +100,24 @@ def test_bad_credentials_are_permanent(
     assert len(fake_linear.requests) == 1
 
 
-def test_missing_credentials_are_permanent(fake_linear: FakeLinear) -> None:
+@pytest.mark.parametrize("credentials", [{}, {"api_key": "  "}, {"api_key": "lin_api_é"}])
+def test_unusable_credentials_are_permanent(
+    fake_linear: FakeLinear, credentials: dict[str, str]
+) -> None:
     with pytest.raises(PermanentConnectorError):
-        LinearConnector(ConnectorConfig(base_url=fake_linear.base_url, credentials={}))
+        LinearConnector(ConnectorConfig(base_url=fake_linear.base_url, credentials=credentials))
+    assert fake_linear.requests == []
+
+
+def test_pasted_whitespace_around_the_key_is_dropped(fake_linear: FakeLinear) -> None:
+    assert connector(fake_linear, api_key=f" {API_KEY}\n").check_credentials()
+    assert fake_linear.requests[-1].headers["authorization"] == API_KEY
+
+
+def test_a_base_url_that_is_not_http_is_permanent() -> None:
+    c = LinearConnector(ConnectorConfig(base_url="ftp://linear.example", credentials=CREDS))
+    with pytest.raises(PermanentConnectorError):
+        c.check_credentials()
 
 
 # -- create --------------------------------------------------------------------------------
@@ -137,6 +166,29 @@ def test_labels_are_reused_not_duplicated(fake_linear: FakeLinear) -> None:
     names = [label["name"] for label in fake_linear.issues[ref.external_id]["labels"]["nodes"]]
     assert names == ["postmortem", "security"]
     assert fake_linear.issues[ref.external_id]["labels"]["nodes"][1]["id"] == workspace["id"]
+
+
+@pytest.mark.parametrize("owner", [TEAM_ID, None], ids=["team label", "workspace label"])
+def test_labels_are_matched_ignoring_case(fake_linear: FakeLinear, owner: str | None) -> None:
+    existing = fake_linear.add_label("Postmortem", team_id=owner)
+    ref = connector(fake_linear).create_ticket(TARGET, spec(labels=["postmortem", "POSTMORTEM"]))
+    assert sent(fake_linear, "issueLabelCreate") == []
+    assert [label["id"] for label in fake_linear.issues[ref.external_id]["labels"]["nodes"]] == [
+        existing["id"]
+    ]
+
+
+def test_a_label_created_meanwhile_by_someone_else_is_used(fake_linear: FakeLinear) -> None:
+    # Our lookup sees no label; by the time we create it, another worker has.
+    fake_linear.inject(
+        Fault("status", method="POST", status=200, body={"data": {"issueLabels": {"nodes": []}}})
+    )
+    theirs = fake_linear.add_label("postmortem")
+    ref = connector(fake_linear).create_ticket(TARGET, spec())
+    assert len(sent(fake_linear, "issueLabelCreate")) == 1  # refused as a duplicate
+    [label] = fake_linear.issues[ref.external_id]["labels"]["nodes"]
+    assert label["id"] == theirs["id"]
+    assert len(fake_linear.labels) == 1
 
 
 def test_another_teams_label_is_not_borrowed(fake_linear: FakeLinear) -> None:
@@ -270,6 +322,45 @@ def test_fetch_states_in_one_query(fake_linear: FakeLinear) -> None:
     assert states[refs[1].external_key].state is TicketState.DONE  # type: ignore[union-attr]
 
 
+def test_fetch_states_reads_archived_issues_and_leaves_deleted_ones_out(
+    fake_linear: FakeLinear,
+) -> None:
+    c = connector(fake_linear)
+    closed, deleted = (c.create_ticket(TARGET, spec(labels=())) for _ in range(2))
+    fake_linear.set_state(closed.external_id, "Done", "completed")
+    fake_linear.archive(closed.external_id)  # Linear's auto-archive of old closed issues
+    fake_linear.trash(deleted.external_id)
+    states = c.fetch_states([closed, deleted], {})
+    assert set(states) == {closed.external_key}
+    assert states[closed.external_key].state is TicketState.DONE  # type: ignore[union-attr]
+    assert c.fetch_state(closed).state is TicketState.DONE
+    with pytest.raises(PermanentConnectorError):
+        c.fetch_state(deleted)
+    # Its id stays taken, so a lost create's lookup still finds it.
+    assert c.find_by_marker(TARGET, deleted.external_id, EPOCH) == deleted
+
+
+def test_fetch_states_keys_a_moved_issue_by_the_key_asked_for(fake_linear: FakeLinear) -> None:
+    c = connector(fake_linear)
+    ref = c.create_ticket(TARGET, spec(labels=()))
+    fake_linear.teams["team-ops"] = {"id": "team-ops", "key": "OPS", "name": "Ops"}
+    moved = fake_linear.move(ref.external_id, "team-ops")
+    states = c.fetch_states([ref], {})
+    assert set(states) == {ref.external_key}
+    new_ref = states[ref.external_key].ref  # type: ignore[union-attr]
+    assert (new_ref.external_key, new_ref.external_id) == (moved["identifier"], ref.external_id)
+
+
+def test_fetch_states_of_a_ref_known_by_key_only(fake_linear: FakeLinear) -> None:
+    c = connector(fake_linear)
+    ref = c.create_ticket(TARGET, spec(labels=()))
+    by_key = TicketRef(ref.external_key, "", ref.url)
+    gone = TicketRef("ENG-404", "", "")
+    states = c.fetch_states([by_key, gone], {})
+    assert set(states) == {ref.external_key}
+    assert states[ref.external_key].ref == ref  # type: ignore[union-attr]
+
+
 def test_comment(fake_linear: FakeLinear) -> None:
     c = connector(fake_linear)
     ref = c.create_ticket(TARGET, spec())
@@ -376,6 +467,97 @@ def test_ratelimited_error_uses_the_request_budget_reset(fake_linear: FakeLinear
     assert failure.value.retry_after is not None and 25 <= failure.value.retry_after <= 30
 
 
+def test_ratelimited_by_error_type_alone_is_retryable(fake_linear: FakeLinear) -> None:
+    # Linear's SDK classifies by `extensions.type`; an answer may carry no `code`.
+    fake_linear.inject(
+        Fault(
+            "status",
+            method="POST",
+            status=400,
+            headers={"Retry-After": "2"},
+            body={"errors": [{"message": "Rate limited", "extensions": {"type": "ratelimited"}}]},
+        )
+    )
+    with pytest.raises(RetryableConnectorError) as failure:
+        connector(fake_linear).check_credentials()
+    assert failure.value.retry_after == 2
+
+
+def test_the_exhausted_budget_decides_the_wait(fake_linear: FakeLinear) -> None:
+    now = time.time()
+    fake_linear.inject(
+        Fault(
+            "status",
+            method="POST",
+            status=400,
+            headers={
+                "X-RateLimit-Requests-Remaining": "812",
+                "X-RateLimit-Requests-Reset": str(int((now + 5) * 1000)),
+                "X-RateLimit-Complexity-Remaining": "0",
+                "X-RateLimit-Complexity-Reset": str(int((now + 40) * 1000)),
+            },
+            body={"errors": [{"message": "Rate limited", "extensions": {"code": "RATELIMITED"}}]},
+        )
+    )
+    with pytest.raises(RetryableConnectorError) as failure:
+        connector(fake_linear).check_credentials()
+    assert failure.value.retry_after is not None and 35 <= failure.value.retry_after <= 40
+
+
+def test_retry_after_as_an_http_date(fake_linear: FakeLinear) -> None:
+    when = email.utils.formatdate(time.time() + 60, usegmt=True)
+    fake_linear.inject(Fault("status", method="POST", status=429, headers={"Retry-After": when}))
+    with pytest.raises(RetryableConnectorError) as failure:
+        connector(fake_linear).check_credentials()
+    assert failure.value.retry_after is not None and 55 <= failure.value.retry_after <= 60
+
+
+def test_an_internal_error_on_http_200_is_retryable(fake_linear: FakeLinear) -> None:
+    fake_linear.inject(
+        Fault(
+            "status",
+            method="POST",
+            status=200,
+            body={
+                "data": None,
+                "errors": [{"message": "Lock timeout", "extensions": {"type": "lock timeout"}}],
+            },
+        )
+    )
+    with pytest.raises(RetryableConnectorError):
+        connector(fake_linear).check_credentials()
+
+
+def test_a_redirect_is_permanent_and_not_followed(fake_linear: FakeLinear) -> None:
+    fake_linear.inject(
+        Fault("status", method="POST", status=301, headers={"Location": "https://elsewhere/"})
+    )
+    with pytest.raises(PermanentConnectorError) as failure:
+        connector(fake_linear).check_credentials()
+    assert failure.value.status == 301
+    assert len(fake_linear.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"issue": "not an issue"}},
+        {"data": {"issue": {**ISSUE_ANSWER, "updatedAt": "soon"}}},
+        {"data": {"issue": {**ISSUE_ANSWER, "dueDate": "someday"}}},
+        {"data": {"issue": {**ISSUE_ANSWER, "assignee": ["x"]}}},
+        {"errors": [{"message": "odd", "extensions": "not an object"}]},
+        {"errors": "just a string"},
+    ],
+)
+def test_answers_that_make_no_sense_are_connector_errors(
+    fake_linear: FakeLinear, body: dict[str, Any]
+) -> None:
+    ref = TicketRef("ENG-1", str(uuid.uuid4()), "https://linear.app/acme/issue/ENG-1/x")
+    fake_linear.inject(Fault("status", method="POST", status=200, body=body))
+    with pytest.raises(PermanentConnectorError):
+        connector(fake_linear).fetch_state(ref)
+
+
 def test_other_graphql_errors_on_http_200_are_permanent(fake_linear: FakeLinear) -> None:
     fake_linear.inject(
         Fault(
@@ -404,9 +586,7 @@ def test_unreachable_is_retryable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    c = LinearConnector(
-        ConnectorConfig(base_url=f"http://127.0.0.1:{port}", credentials={"api_key": API_KEY})
-    )
+    c = LinearConnector(ConnectorConfig(base_url=f"http://127.0.0.1:{port}", credentials=CREDS))
     with pytest.raises(RetryableConnectorError):
         c.check_credentials()
 

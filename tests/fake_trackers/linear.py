@@ -11,7 +11,9 @@ field the fake does not model is recorded as a violation rather than answered wr
 Like Linear: a personal API key goes bare in `Authorization`, an OAuth token as `Bearer`; bad
 credentials get HTTP 400 with `extensions.code` AUTHENTICATION_ERROR; `issueCreate` honours the
 client's `input.id` and refuses an id that already exists; `issue(id:)` accepts the UUID or the
-identifier ("ENG-7") and answers "Entity not found: Issue" otherwise.
+identifier ("ENG-7"), archived and trashed issues included, and answers "Entity not found: Issue"
+otherwise; `issues` leaves archived issues out unless `includeArchived`. Label names are unique
+per team and workspace ignoring case, as Linear enforces.
 """
 
 from __future__ import annotations
@@ -81,6 +83,31 @@ class FakeLinear(FakeTrackerServer):
     def by_key(self, key: str) -> dict[str, Any]:
         with self.lock:
             return next(i for i in self.issues.values() if i["identifier"] == key)
+
+    def archive(self, issue_id: str) -> None:
+        """Archived, as Linear does on its own to closed issues after a team-set period."""
+        with self.lock:
+            self.issues[issue_id]["archivedAt"] = _now()
+
+    def trash(self, issue_id: str) -> None:
+        """Deleted by a person: in the trash (archived and `trashed`), still readable by id."""
+        with self.lock:
+            self.issues[issue_id].update(archivedAt=_now(), trashed=True, updatedAt=_now())
+
+    def move(self, issue_id: str, team_id: str) -> dict[str, Any]:
+        """Moved to another team: a new identifier (and URL); the id stays."""
+        with self.lock:
+            issue, team = self.issues[issue_id], self.teams[team_id]
+            number = next(self._numbers)
+            key = f"{team['key']}-{number}"
+            issue.update(
+                team=team,
+                number=number,
+                identifier=key,
+                url=f"https://linear.app/{WORKSPACE}/issue/{key}/x",
+                updatedAt=_now(),
+            )
+            return issue
 
     def add_label(self, name: str, team_id: str | None = TEAM_ID) -> dict[str, Any]:
         """A label that already exists on Linear (team label, or workspace label if None)."""
@@ -196,7 +223,13 @@ class FakeLinear(FakeTrackerServer):
                 "errors": [
                     {
                         "message": message,
-                        "extensions": {"code": code, "userPresentableMessage": message},
+                        "extensions": {
+                            "code": code,
+                            # The field Linear's SDK reads (packages/sdk/src/error.ts).
+                            "type": code.lower().replace("_", " "),
+                            "userError": True,
+                            "userPresentableMessage": message,
+                        },
                     }
                 ],
             },
@@ -232,7 +265,12 @@ class FakeLinear(FakeTrackerServer):
         if set(filters) - {"id"}:
             raise _FakeLimit(f"issue filters {sorted(set(filters) - {'id'})}")
         wanted = self._id_filter(filters["id"]) if "id" in filters else None
-        found = [i for i in self.issues.values() if wanted is None or i["id"] in wanted]
+        found = [
+            i
+            for i in self.issues.values()
+            if (wanted is None or i["id"] in wanted)
+            and (args.get("includeArchived") or i["archivedAt"] is None)
+        ]
         first = args.get("first") or 50
         return {"nodes": found[:first], "pageInfo": {"hasNextPage": len(found) > first}}
 
@@ -277,6 +315,8 @@ class FakeLinear(FakeTrackerServer):
             "state": dict(TODO),
             "createdAt": now,
             "updatedAt": now,
+            "archivedAt": None,
+            "trashed": None,
         }
         self.issues[issue_id] = issue
         return {"success": True, "issue": issue, "lastSyncId": 1}
@@ -302,34 +342,43 @@ class FakeLinear(FakeTrackerServer):
         issue["updatedAt"] = _now()
         return {"success": True, "issue": issue, "lastSyncId": 2}
 
+    def _label_matches(self, label: dict[str, Any], filters: dict[str, Any]) -> bool:
+        """IssueLabelFilter: `name` (eq, eqIgnoreCase, in), `team` (id eq/in, null), and/or."""
+        for key, value in filters.items():
+            if key == "or":
+                if not any(self._label_matches(label, f) for f in value):
+                    return False
+            elif key == "and":
+                if not all(self._label_matches(label, f) for f in value):
+                    return False
+            elif key == "name":
+                if set(value) == {"eq"}:
+                    ok = label["name"] == value["eq"]
+                elif set(value) == {"eqIgnoreCase"}:
+                    ok = label["name"].casefold() == value["eqIgnoreCase"].casefold()
+                elif set(value) == {"in"}:
+                    ok = label["name"] in value["in"]
+                else:
+                    raise _FakeLimit(f"label name comparator {sorted(value)}")
+                if not ok:
+                    return False
+            elif key == "team":
+                team_id = (label["team"] or {}).get("id")
+                if set(value) == {"id"}:
+                    ok = team_id in self._id_filter(value["id"])
+                elif set(value) == {"null"}:
+                    ok = (team_id is None) == bool(value["null"])
+                else:
+                    raise _FakeLimit(f"label team filter {sorted(value)}")
+                if not ok:
+                    return False
+            else:
+                raise _FakeLimit(f"label filter {key}")
+        return True
+
     def _issueLabels(self, args: dict[str, Any]) -> Any:
         filters = args.get("filter") or {}
-        if set(filters) - {"name", "team"}:
-            raise _FakeLimit(f"label filters {sorted(set(filters) - {'name', 'team'})}")
-        names: set[str] | None = None
-        if "name" in filters:
-            comparator = filters["name"]
-            if set(comparator) == {"in"}:
-                names = set(comparator["in"])
-            elif set(comparator) == {"eq"}:
-                names = {comparator["eq"]}
-            else:
-                raise _FakeLimit(f"label name comparator {sorted(comparator)}")
-        teams: set[str | None] | None = None
-        if "team" in filters:
-            team = filters["team"]
-            if set(team) == {"id"}:
-                teams = set(self._id_filter(team["id"]))
-            elif set(team) == {"null"} and team["null"]:
-                teams = {None}
-            else:
-                raise _FakeLimit(f"label team filter {sorted(team)}")
-        found = [
-            label
-            for label in self.labels.values()
-            if (names is None or label["name"] in names)
-            and (teams is None or (label["team"] or {}).get("id") in teams)
-        ]
+        found = [label for label in self.labels.values() if self._label_matches(label, filters)]
         first = args.get("first") or 50
         return {"nodes": found[:first], "pageInfo": {"hasNextPage": len(found) > first}}
 
@@ -345,7 +394,11 @@ class FakeLinear(FakeTrackerServer):
             and (label["team"] is None or label["team"]["id"] == team_id)
         ]
         if clash:
-            return self._error("Duplicate label name", "INVALID_INPUT", 400)
+            return self._error(
+                "Duplicate label name - Label with this name already exists in the team",
+                "INVALID_INPUT",
+                400,
+            )
         label = {
             "id": fields.get("id") or str(uuid.uuid4()),
             "name": fields["name"],
