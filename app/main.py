@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,6 +27,7 @@ from app.request_guard import RequestGuardMiddleware
 from app.settings import Settings, get_settings
 from app.sync.worker import start_in_background
 from app.timeline.routes import router as timeline_router
+from app.wall.routes import router as wall_router
 from app.webhooks.routes import router as webhooks_router
 
 API_DESCRIPTION = """\
@@ -74,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Followthrough", version="1.0.0", description=API_DESCRIPTION, lifespan=_lifespan
     )
     app.state.settings = settings
+    # What the wall page takes as "now"; tests pin it to show a known week.
+    app.state.clock = lambda: datetime.now(UTC)
     app.state.engine = make_engine(settings.resolved_database_url())
     app.state.secret_box = SecretBox(settings.resolved_secret_key())
     app.state.metrics_registry = make_registry(app.state.engine, settings.metrics_cache_seconds)
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dashboard_router,
         patterns_router,
         reviews_router,
+        wall_router,
     ):
         app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # /metrics recomputes its aggregate queries at most this often.
     metrics_cache_seconds: float = Field(15.0, ge=0)
+    # The wall page (/dashboard) reloads itself this often.
+    wall_refresh_seconds: int = Field(60, ge=5, le=3600)
     sync: SyncPolicy = SyncPolicy()
 
     def resolved_database_url(self) -> str:

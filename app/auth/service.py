@@ -71,12 +71,19 @@ def authenticate(session: Session, authorization: str | None, required: Scope) -
     scheme, _, plain = authorization.partition(" ")
     if scheme.lower() != "bearer" or not plain.strip():
         raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    caller = identify(session, plain)
+    if caller is None:
+        raise Unauthorized("The bearer token is unknown or revoked")
+    if SCOPE_RANK[caller.scope] < SCOPE_RANK[required]:
+        raise Forbidden(f"This call needs the '{required}' scope; the token has '{caller.scope}'")
+    return caller
+
+
+def identify(session: Session, plain: str) -> Caller | None:
+    """Whose token this is, or None when it is unknown or revoked."""
     token = session.exec(
         select(ApiToken).where(ApiToken.token_hash == hash_token(plain.strip()))
     ).first()
     if token is None or token.revoked_at is not None:
-        raise Unauthorized("The bearer token is unknown or revoked")
-    scope = Scope(token.scope)
-    if SCOPE_RANK[scope] < SCOPE_RANK[required]:
-        raise Forbidden(f"This call needs the '{required}' scope; the token has '{scope}'")
-    return Caller(token_id=token.id, name=token.name, scope=scope)
+        return None
+    return Caller(token_id=token.id, name=token.name, scope=Scope(token.scope))

@@ -133,9 +133,14 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def summary(
-    session: Session, filters: Filters, policy: CheckPolicy, today: date | None = None
+    session: Session,
+    filters: Filters,
+    policy: CheckPolicy,
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> Summary:
-    today = today or datetime.now(UTC).date()
+    now = now or datetime.now(UTC)
+    today = today or now.date()
     in_period = _postmortem_where(filters)
 
     total, complete = session.execute(
@@ -200,7 +205,6 @@ def summary(
     ]
     [review_lag] = _medians(session, reviewed_where, [(lag, [])])
     window = policy.review_window_hours * 3600
-    now = datetime.now(UTC)
     within, judged = session.execute(
         select(
             func.count().filter(and_(col(Postmortem.review_held_at).is_not(None), lag <= window)),
@@ -337,9 +341,13 @@ def open_items(
     limit: int,
     today: date | None = None,
     period: Period | None = None,
+    oldest_first: bool = False,
+    now: datetime | None = None,
 ) -> list[DashboardItem]:
-    """The list a team lead reads: unfinished (or the given status) committed items, overdue first."""
-    today = today or datetime.now(UTC).date()
+    """The list a team lead reads: unfinished (or the given status) committed items, overdue
+    first (or, with `oldest_first`, by age alone)."""
+    now = now or datetime.now(UTC)
+    today = today or now.date()
     statuses = UNFINISHED_VALUES if status == "open" else [status]
     late = and_(col(ActionItem.due_date).is_not(None), col(ActionItem.due_date) < today)
     query = (
@@ -365,12 +373,15 @@ def open_items(
         )
     if overdue is not None:
         query = query.where(late if overdue else ~late)
-    query = query.order_by(
-        case((late, 0), else_=1),
-        col(ActionItem.due_date).asc().nulls_last(),
-        col(ActionItem.created_at),
-    ).limit(limit)
-    now = datetime.now(UTC)
+    if oldest_first:
+        query = query.order_by(col(ActionItem.created_at), col(ActionItem.id))
+    else:
+        query = query.order_by(
+            case((late, 0), else_=1),
+            col(ActionItem.due_date).asc().nulls_last(),
+            col(ActionItem.created_at),
+        )
+    query = query.limit(limit)
     unfinished = set(UNFINISHED_VALUES)
     return [
         DashboardItem(
