@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
+# The wall page's browser tests drive Debian's Chromium (Playwright never downloads one).
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-dejavu-core
 
-.PHONY: install install-dev run test lint format openapi clean
+.PHONY: install install-dev browser run test lint format openapi clean
 
 install: $(RUNTIME_STAMP)
 
@@ -21,13 +24,26 @@ $(DEV_STAMP): $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }; \
+	else \
+	  echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install $(BROWSER_PACKAGES)"; \
+	  echo "(or point CHROMIUM= at another Chromium build)"; exit 1; \
+	fi
+	test -x $(CHROMIUM)
+
 run: install
 	$(BIN)/followthrough db upgrade
 	@echo "Get an admin token (in another shell): $(BIN)/followthrough tokens create --scope admin --name me"
 	$(BIN)/followthrough serve --no-migrate
 
-test: install-dev
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+test: install-dev browser
+	FOLLOWTHROUGH_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check app connectors tests bench
