@@ -1,5 +1,6 @@
 """Dashboard summary latency at scale: generates postmortems and action items, then times
-GET /v1/dashboard/summary through the app. Prints medians and p95s.
+GET /v1/dashboard/summary, and the wall page (GET /dashboard, all teams and one team), through
+the app. Prints medians and p95s.
 
     .venv/bin/python -m bench.dashboard_summary --postmortems 100000           # SQLite file
     FOLLOWTHROUGH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/bench \\
@@ -26,6 +27,7 @@ from app.db import session_scope
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem, PostmortemService
 from app.timeline.models import TimelineEntry
+from app.wall.routes import COOKIE as WALL_COOKIE
 from bench.bench_app import admin_token, bench_app
 
 START = datetime(2022, 1, 1, tzinfo=UTC)
@@ -137,13 +139,20 @@ def generate(engine: object, postmortems: int, seed: int = 7) -> None:
             s.execute(insert(TimelineEntry), entries)
 
 
-def timed(client: TestClient, params: dict[str, str], runs: int) -> tuple[float, float]:
+def timed(
+    client: TestClient,
+    params: dict[str, str],
+    runs: int,
+    path: str = "/v1/dashboard/summary",
+    must_contain: str = "",
+) -> tuple[float, float]:
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        response = client.get("/v1/dashboard/summary", params=params)
+        response = client.get(path, params=params)
         samples.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
+        assert must_contain in response.text, response.text[:500]
     samples.sort()
     return statistics.median(samples), samples[max(int(len(samples) * 0.95) - 1, 0)]
 
@@ -181,6 +190,15 @@ def main() -> None:
             median, p95 = timed(client, params, args.runs)
             print(
                 f"{backend}: summary over {name}: median {median:.1f} ms, p95 {p95:.1f} ms ({args.runs} runs)"
+            )
+        # The wall page for this quarter (the generated history reaches the end of 2026).
+        client.cookies.set(WALL_COOKIE, token, path="/dashboard")
+        for name, params in {"all teams": {}, "one team": {"team": "team-3"}}.items():
+            median, p95 = timed(
+                client, params, args.runs, path="/dashboard", must_contain='data-testid="tile-open"'
+            )
+            print(
+                f"{backend}: wall page, {name}: median {median:.1f} ms, p95 {p95:.1f} ms ({args.runs} runs)"
             )
 
 
