@@ -218,7 +218,7 @@ def summary(
         )
     ).one()
 
-    during, with_timeline = _timeline_shares(session, in_period, policy)
+    during, with_timeline = _timeline_shares(session, filters.period, in_period, policy)
     return Summary(
         period=filters.period,
         postmortems=total,
@@ -259,9 +259,13 @@ def _recurrences(session: Session, in_period: list[ColumnElement[bool]]) -> Recu
 
 
 def _timeline_shares(
-    session: Session, in_period: list[ColumnElement[bool]], policy: CheckPolicy
+    session: Session,
+    period: Period,
+    in_period: list[ColumnElement[bool]],
+    policy: CheckPolicy,
 ) -> tuple[int, int]:
-    """(postmortems whose timeline was written during the incident, postmortems judged)."""
+    """(postmortems whose timeline was written during the incident, postmortems judged). The
+    entries are read by their copy of the incident start: one index range, not the table."""
     grace = policy.reconstructed_grace_minutes
     if session.get_bind().dialect.name == "postgresql":
         cutoff: Any = col(Postmortem.resolved_at) + text(f"interval '{int(grace)} minutes'")
@@ -271,7 +275,12 @@ def _timeline_shares(
     per_postmortem = (
         select(col(TimelineEntry.postmortem_id), func.count().label("entries"), late.label("late"))
         .join(Postmortem, col(Postmortem.id) == TimelineEntry.postmortem_id)
-        .where(*in_period, col(Postmortem.resolved_at).is_not(None))
+        .where(
+            col(TimelineEntry.incident_started_at) >= period.since,
+            col(TimelineEntry.incident_started_at) < period.until,
+            *in_period,
+            col(Postmortem.resolved_at).is_not(None),
+        )
         .group_by(col(TimelineEntry.postmortem_id))
         .subquery()
     )
@@ -350,6 +359,37 @@ def open_items(
     today = today or now.date()
     statuses = UNFINISHED_VALUES if status == "open" else [status]
     late = and_(col(ActionItem.due_date).is_not(None), col(ActionItem.due_date) < today)
+    # Pick the items on action_item alone (its indexes give the order), then join the few
+    # chosen for their owner, team and ticket.
+    chosen = select(col(ActionItem.id)).where(
+        col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
+        col(ActionItem.status).in_(statuses),
+    )
+    if team is not None:
+        chosen = chosen.where(
+            col(ActionItem.postmortem_id).in_(
+                select(col(Postmortem.id))
+                .join(Team, col(Team.id) == Postmortem.team_id)
+                .where(col(Team.slug) == team)
+            )
+        )
+    if period is not None:
+        chosen = chosen.where(
+            col(ActionItem.incident_started_at) >= period.since,
+            col(ActionItem.incident_started_at) < period.until,
+        )
+    if overdue is not None:
+        chosen = chosen.where(late if overdue else ~late)
+    order: list[Any] = (
+        [col(ActionItem.created_at), col(ActionItem.id)]
+        if oldest_first
+        else [
+            case((late, 0), else_=1),
+            col(ActionItem.due_date).asc().nulls_last(),
+            col(ActionItem.created_at),
+            col(ActionItem.id),
+        ]
+    )
     query = (
         select(
             ActionItem,
@@ -362,26 +402,9 @@ def open_items(
         .outerjoin(Team, col(Team.id) == Postmortem.team_id)
         .outerjoin(Person, col(Person.id) == ActionItem.owner_person_id)
         .outerjoin(TicketLink, col(TicketLink.action_item_id) == ActionItem.id)
-        .where(col(ActionItem.committed).is_(True), col(ActionItem.status).in_(statuses))
+        .where(col(ActionItem.id).in_(chosen.order_by(*order).limit(limit)))
+        .order_by(*order)
     )
-    if team is not None:
-        query = query.where(col(Team.slug) == team)
-    if period is not None:
-        query = query.where(
-            col(ActionItem.incident_started_at) >= period.since,
-            col(ActionItem.incident_started_at) < period.until,
-        )
-    if overdue is not None:
-        query = query.where(late if overdue else ~late)
-    if oldest_first:
-        query = query.order_by(col(ActionItem.created_at), col(ActionItem.id))
-    else:
-        query = query.order_by(
-            case((late, 0), else_=1),
-            col(ActionItem.due_date).asc().nulls_last(),
-            col(ActionItem.created_at),
-        )
-    query = query.limit(limit)
     unfinished = set(UNFINISHED_VALUES)
     return [
         DashboardItem(

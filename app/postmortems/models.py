@@ -14,7 +14,19 @@ class Postmortem(SQLModel, table=True):
     __tablename__ = "postmortem"
     __table_args__ = (
         Index("ix_postmortem_created", "created_at", "id"),
-        Index("ix_postmortem_started", "started_at"),
+        # A period's postmortems by incident start, with every column the dashboard's figures
+        # read, so its queries are answered from the index alone.
+        Index(
+            "ix_postmortem_period",
+            "started_at",
+            "id",
+            "resolved_at",
+            "review_held_at",
+            "status",
+            "team_id",
+            "severity",
+            "completed_at",
+        ),
     )
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)

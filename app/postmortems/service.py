@@ -40,6 +40,7 @@ from app.postmortems.schemas import (
 )
 from app.settings import CheckPolicy
 from app.timeline import service as timeline_service
+from app.timeline.models import TimelineEntry
 
 SCALAR_FIELDS = (
     "title",
@@ -181,11 +182,12 @@ def update(
     if "incident_ref" in fields and data.incident_ref != postmortem.incident_ref:
         _ensure_incident_free(session, data.incident_ref or "", "body.incident_ref", postmortem.id)
     if "started_at" in fields and data.started_at != postmortem.started_at:
-        session.execute(
-            sql_update(ActionItem)
-            .where(col(ActionItem.postmortem_id) == postmortem.id)
-            .values(incident_started_at=data.started_at)
-        )
+        for copied in (ActionItem, TimelineEntry):
+            session.execute(
+                sql_update(copied)
+                .where(col(copied.postmortem_id) == postmortem.id)
+                .values(incident_started_at=data.started_at)
+            )
     for name in SCALAR_FIELDS:
         if name in fields:
             setattr(postmortem, name, getattr(data, name))

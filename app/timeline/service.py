@@ -25,7 +25,9 @@ from app.timeline.schemas import (
 
 
 def add_entry(session: Session, postmortem: Postmortem, data: TimelineEntryCreate) -> TimelineEntry:
-    entry = TimelineEntry(postmortem_id=postmortem.id, **data.model_dump())
+    entry = TimelineEntry(
+        postmortem_id=postmortem.id, incident_started_at=postmortem.started_at, **data.model_dump()
+    )
     session.add(entry)
     session.flush()
     return entry

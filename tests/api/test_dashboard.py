@@ -16,6 +16,7 @@ from app.people.models import Person, Team
 from app.postmortems.models import Postmortem, PostmortemService
 from app.tickets.models import TicketLink
 from app.timeline.models import TimelineEntry
+from tests.factories import make_person, make_postmortem, make_team
 
 Q3 = {"since": "2026-07-01T00:00:00Z", "until": "2026-10-01T00:00:00Z"}
 
@@ -125,6 +126,7 @@ def history(engine: Engine) -> dict[str, Any]:
             s.add(
                 TimelineEntry(
                     postmortem_id=pm1.id,
+                    incident_started_at=pm1.started_at,
                     at=at("2026-07-05T09:10"),
                     author="bob",
                     kind="action",
@@ -151,6 +153,7 @@ def history(engine: Engine) -> dict[str, Any]:
             s.add(
                 TimelineEntry(
                     postmortem_id=pm2.id,
+                    incident_started_at=pm2.started_at,
                     at=at("2026-08-01T10:30"),
                     author="bob",
                     kind="action",
@@ -403,3 +406,35 @@ def test_quarterly_review_reads_as_a_report(client: TestClient, history: dict[st
     )
     assert "| H |" not in text, "H belongs to a postmortem before the quarter"
     assert client.get("/v1/reviews/quarterly", params={"quarter": "2026Q5"}).status_code == 422
+
+
+def test_moving_an_incident_start_moves_its_items_and_timeline_to_the_new_period(
+    client: TestClient,
+) -> None:
+    make_team(client, "payments")
+    make_person(client, "alice")
+    created = make_postmortem(client, team="payments")  # Nov 2026: one item, one timeline entry
+    q4 = {"since": "2026-10-01T00:00:00Z", "until": "2027-01-01T00:00:00Z"}
+    before = summary(client, **q4)
+    assert before["action_items"]["committed"] == 1
+    assert before["timeline_during_incident_share"] is not None  # its timeline is judged
+
+    moved = client.patch(
+        f"/v1/postmortems/{created['id']}",
+        json={
+            "started_at": "2026-08-03T09:00:00Z",
+            "detected_at": "2026-08-03T09:04:00Z",
+            "mitigated_at": None,
+            "resolved_at": "2026-08-03T09:40:00Z",
+            "review_held_at": None,
+        },
+    )
+    assert moved.status_code == 200, moved.text
+    after = summary(client, **q4)
+    assert after["postmortems"] == 0
+    assert after["action_items"]["committed"] == 0
+    assert after["timeline_during_incident_share"] is None
+    q3 = summary(client)
+    assert q3["postmortems"] == 1
+    assert q3["action_items"]["committed"] == 1
+    assert q3["timeline_during_incident_share"] is not None
