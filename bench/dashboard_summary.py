@@ -123,6 +123,7 @@ def generate(engine: object, postmortems: int, seed: int = 7) -> None:
                     {
                         "id": uuid.uuid4(),
                         "postmortem_id": pm_id,
+                        "incident_started_at": started,
                         "at": started,
                         "author": "x",
                         "kind": "action",
@@ -161,17 +162,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postmortems", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the data already in the database"
+    )
     args = parser.parse_args()
     app, url = bench_app()
-    started = time.perf_counter()
-    generate(app.state.engine, args.postmortems)
-    print(
-        f"generated {args.postmortems} postmortems, {3 * args.postmortems} action items in {time.perf_counter() - started:.0f} s"
-    )
+    if not args.reuse:
+        started = time.perf_counter()
+        generate(app.state.engine, args.postmortems)
+        print(
+            f"generated {args.postmortems} postmortems, {3 * args.postmortems} action items in {time.perf_counter() - started:.0f} s"
+        )
     if url.startswith("postgresql"):
-        with app.state.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
+        # What autovacuum will have done long before a history is this old: statistics, and
+        # the visibility map that lets the covering indexes answer without the table.
+        autocommit = app.state.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with autocommit as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
     token = admin_token(app)
     backend = url.split(":", 1)[0]
     cases = {
