@@ -512,19 +512,22 @@ def test_retry_after_as_an_http_date(fake_linear: FakeLinear) -> None:
     assert failure.value.retry_after is not None and 55 <= failure.value.retry_after <= 60
 
 
-def test_an_internal_error_on_http_200_is_retryable(fake_linear: FakeLinear) -> None:
-    fake_linear.inject(
-        Fault(
-            "status",
-            method="POST",
-            status=200,
-            body={
-                "data": None,
-                "errors": [{"message": "Lock timeout", "extensions": {"type": "lock timeout"}}],
-            },
-        )
-    )
-    with pytest.raises(RetryableConnectorError):
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            {"message": "Lock timeout", "extensions": {"type": "lock timeout"}},
+            RetryableConnectorError,
+        ),
+        ({"message": "Forbidden", "extensions": {"code": "FORBIDDEN"}}, PermanentConnectorError),
+    ],
+)
+def test_graphql_errors_on_http_200_are_retryable_only_when_linear_is_at_fault(
+    fake_linear: FakeLinear, error: dict[str, Any], expected: type[Exception]
+) -> None:
+    body = {"data": None, "errors": [error]}
+    fake_linear.inject(Fault("status", method="POST", status=200, body=body))
+    with pytest.raises(expected):
         connector(fake_linear).check_credentials()
 
 
@@ -556,22 +559,6 @@ def test_answers_that_make_no_sense_are_connector_errors(
     fake_linear.inject(Fault("status", method="POST", status=200, body=body))
     with pytest.raises(PermanentConnectorError):
         connector(fake_linear).fetch_state(ref)
-
-
-def test_other_graphql_errors_on_http_200_are_permanent(fake_linear: FakeLinear) -> None:
-    fake_linear.inject(
-        Fault(
-            "status",
-            method="POST",
-            status=200,
-            body={
-                "data": None,
-                "errors": [{"message": "Forbidden", "extensions": {"code": "FORBIDDEN"}}],
-            },
-        )
-    )
-    with pytest.raises(PermanentConnectorError):
-        connector(fake_linear).check_credentials()
 
 
 def test_slow_answers_time_out_as_retryable(fake_linear: FakeLinear) -> None:
