@@ -124,6 +124,7 @@ def generate(engine: object, postmortems: int, seed: int = 7) -> None:
                         "id": uuid.uuid4(),
                         "postmortem_id": pm_id,
                         "incident_started_at": started,
+                        "incident_resolved_at": resolved,
                         "at": started,
                         "author": "x",
                         "kind": "action",

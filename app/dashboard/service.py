@@ -218,7 +218,7 @@ def summary(
         )
     ).one()
 
-    during, with_timeline = _timeline_shares(session, filters.period, in_period, policy)
+    during, with_timeline = _timeline_shares(session, filters, policy)
     return Summary(
         period=filters.period,
         postmortems=total,
@@ -258,29 +258,27 @@ def _recurrences(session: Session, in_period: list[ColumnElement[bool]]) -> Recu
     )
 
 
-def _timeline_shares(
-    session: Session,
-    period: Period,
-    in_period: list[ColumnElement[bool]],
-    policy: CheckPolicy,
-) -> tuple[int, int]:
+def _timeline_shares(session: Session, filters: Filters, policy: CheckPolicy) -> tuple[int, int]:
     """(postmortems whose timeline was written during the incident, postmortems judged). The
-    entries are read by their copy of the incident start: one index range, not the table."""
+    entries carry copies of their incident's start and resolution, so this reads one range of
+    their period index and joins nothing unless the filters name a team, service or severity."""
     grace = policy.reconstructed_grace_minutes
+    resolved = col(TimelineEntry.incident_resolved_at)
     if session.get_bind().dialect.name == "postgresql":
-        cutoff: Any = col(Postmortem.resolved_at) + text(f"interval '{int(grace)} minutes'")
+        cutoff: Any = resolved + text(f"interval '{int(grace)} minutes'")
     else:
-        cutoff = func.datetime(Postmortem.resolved_at, f"+{int(grace)} minutes")
+        cutoff = func.datetime(resolved, f"+{int(grace)} minutes")
     late = func.count().filter(col(TimelineEntry.recorded_at) > cutoff)
+    where: list[ColumnElement[bool]] = [
+        col(TimelineEntry.incident_started_at) >= filters.period.since,
+        col(TimelineEntry.incident_started_at) < filters.period.until,
+        resolved.is_not(None),
+    ]
+    if filters.team is not None or filters.service is not None or filters.severity is not None:
+        where.append(col(TimelineEntry.postmortem_id).in_(_postmortem_ids(filters)))
     per_postmortem = (
         select(col(TimelineEntry.postmortem_id), func.count().label("entries"), late.label("late"))
-        .join(Postmortem, col(Postmortem.id) == TimelineEntry.postmortem_id)
-        .where(
-            col(TimelineEntry.incident_started_at) >= period.since,
-            col(TimelineEntry.incident_started_at) < period.until,
-            *in_period,
-            col(Postmortem.resolved_at).is_not(None),
-        )
+        .where(*where)
         .group_by(col(TimelineEntry.postmortem_id))
         .subquery()
     )

@@ -181,6 +181,7 @@ def update(
         )
     if "incident_ref" in fields and data.incident_ref != postmortem.incident_ref:
         _ensure_incident_free(session, data.incident_ref or "", "body.incident_ref", postmortem.id)
+    # Items and timeline entries carry copies of the incident times for the dashboard.
     if "started_at" in fields and data.started_at != postmortem.started_at:
         for copied in (ActionItem, TimelineEntry):
             session.execute(
@@ -188,6 +189,12 @@ def update(
                 .where(col(copied.postmortem_id) == postmortem.id)
                 .values(incident_started_at=data.started_at)
             )
+    if "resolved_at" in fields and data.resolved_at != postmortem.resolved_at:
+        session.execute(
+            sql_update(TimelineEntry)
+            .where(col(TimelineEntry.postmortem_id) == postmortem.id)
+            .values(incident_resolved_at=data.resolved_at)
+        )
     for name in SCALAR_FIELDS:
         if name in fields:
             setattr(postmortem, name, getattr(data, name))

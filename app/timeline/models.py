@@ -11,16 +11,25 @@ class TimelineEntry(SQLModel, table=True):
     """A rough, as-it-happened note. `recorded_at` is when it was written, set by the server."""
 
     __tablename__ = "timeline_entry"
-    # The dashboard's "written during the incident" share reads a period's entries off this.
+    # The dashboard's "written during the incident" share reads a period's entries off this
+    # index alone.
     __table_args__ = (
-        Index("ix_timeline_entry_period", "incident_started_at", "postmortem_id", "recorded_at"),
+        Index(
+            "ix_timeline_entry_period",
+            "incident_started_at",
+            "postmortem_id",
+            "recorded_at",
+            "incident_resolved_at",
+        ),
     )
 
     id: UUID = Field(default_factory=uuid4, primary_key=True)
     postmortem_id: UUID = Field(foreign_key="postmortem.id", index=True, ondelete="CASCADE")
-    # A copy of the postmortem's started_at, kept in step by the postmortem service, so that a
-    # period's entries are one index range.
+    # Copies of the postmortem's started_at and resolved_at, kept in step by the postmortem
+    # service, so that a period's entries, and whether each was written after resolution, are
+    # one index range.
     incident_started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    incident_resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     author: str = Field(max_length=200)
     kind: str = Field(max_length=20)

@@ -26,7 +26,10 @@ from app.timeline.schemas import (
 
 def add_entry(session: Session, postmortem: Postmortem, data: TimelineEntryCreate) -> TimelineEntry:
     entry = TimelineEntry(
-        postmortem_id=postmortem.id, incident_started_at=postmortem.started_at, **data.model_dump()
+        postmortem_id=postmortem.id,
+        incident_started_at=postmortem.started_at,
+        incident_resolved_at=postmortem.resolved_at,
+        **data.model_dump(),
     )
     session.add(entry)
     session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -127,6 +127,7 @@ def history(engine: Engine) -> dict[str, Any]:
                 TimelineEntry(
                     postmortem_id=pm1.id,
                     incident_started_at=pm1.started_at,
+                    incident_resolved_at=pm1.resolved_at,
                     at=at("2026-07-05T09:10"),
                     author="bob",
                     kind="action",
@@ -154,6 +155,7 @@ def history(engine: Engine) -> dict[str, Any]:
                 TimelineEntry(
                     postmortem_id=pm2.id,
                     incident_started_at=pm2.started_at,
+                    incident_resolved_at=pm2.resolved_at,
                     at=at("2026-08-01T10:30"),
                     author="bob",
                     kind="action",
@@ -438,3 +440,23 @@ def test_moving_an_incident_start_moves_its_items_and_timeline_to_the_new_period
     assert q3["postmortems"] == 1
     assert q3["action_items"]["committed"] == 1
     assert q3["timeline_during_incident_share"] is not None
+
+
+def test_moving_the_resolution_rejudges_when_the_timeline_was_written(
+    client: TestClient,
+) -> None:
+    make_team(client, "payments")
+    make_person(client, "alice")
+    created = make_postmortem(client, team="payments")  # its one entry is recorded now
+    q4 = {"since": "2026-10-01T00:00:00Z", "until": "2027-01-01T00:00:00Z"}
+
+    def resolve(hours_ago: float) -> None:
+        resolved = datetime.now(UTC) - timedelta(hours=hours_ago)
+        body = {"resolved_at": resolved.isoformat(), "review_held_at": None}
+        response = client.patch(f"/v1/postmortems/{created['id']}", json=body)
+        assert response.status_code == 200, response.text
+
+    resolve(hours_ago=0.25)  # written 15 minutes after resolution: inside the 60-minute grace
+    assert summary(client, **q4)["timeline_during_incident_share"] == 1.0
+    resolve(hours_ago=3)  # the same entry, now three hours after resolution: reconstructed
+    assert summary(client, **q4)["timeline_during_incident_share"] == 0.0

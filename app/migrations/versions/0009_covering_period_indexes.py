@@ -1,4 +1,4 @@
-"""covering period indexes for the dashboard; incident start on timeline entries
+"""covering period indexes for the dashboard; incident start and resolution on timeline entries
 
 Revision ID: 0009
 Revises: 0008
@@ -34,19 +34,23 @@ def upgrade() -> None:
     op.create_index("ix_postmortem_period", "postmortem", POSTMORTEM_PERIOD, unique=False)
     op.drop_index("ix_action_item_incident_started", table_name="action_item")
     op.create_index("ix_action_item_period", "action_item", ACTION_ITEM_PERIOD, unique=False)
-    op.add_column(
-        "timeline_entry",
-        sa.Column("incident_started_at", app.db.UTCDateTime(timezone=True), nullable=True),
-    )
-    # Backfill from the postmortems (a correlated subquery works on SQLite and PostgreSQL).
+    for name in ("incident_started_at", "incident_resolved_at"):
+        op.add_column(
+            "timeline_entry",
+            sa.Column(name, app.db.UTCDateTime(timezone=True), nullable=True),
+        )
+    # Backfill from the postmortems (correlated subqueries work on SQLite and PostgreSQL).
     op.execute(
-        "UPDATE timeline_entry SET incident_started_at = "
-        "(SELECT postmortem.started_at FROM postmortem WHERE postmortem.id = timeline_entry.postmortem_id)"
+        "UPDATE timeline_entry SET "
+        "incident_started_at = (SELECT postmortem.started_at FROM postmortem "
+        "WHERE postmortem.id = timeline_entry.postmortem_id), "
+        "incident_resolved_at = (SELECT postmortem.resolved_at FROM postmortem "
+        "WHERE postmortem.id = timeline_entry.postmortem_id)"
     )
     op.create_index(
         "ix_timeline_entry_period",
         "timeline_entry",
-        ["incident_started_at", "postmortem_id", "recorded_at"],
+        ["incident_started_at", "postmortem_id", "recorded_at", "incident_resolved_at"],
         unique=False,
     )
 
@@ -54,6 +58,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_timeline_entry_period", table_name="timeline_entry")
     with op.batch_alter_table("timeline_entry", schema=None) as batch_op:
+        batch_op.drop_column("incident_resolved_at")
         batch_op.drop_column("incident_started_at")
     op.drop_index("ix_action_item_period", table_name="action_item")
     op.create_index(
