@@ -378,11 +378,11 @@ def open_items(
         )
     if overdue is not None:
         chosen = chosen.where(late if overdue else ~late)
+    # Earliest due first puts every late item ahead of the rest, and no date last.
     order: list[Any] = (
         [col(ActionItem.created_at), col(ActionItem.id)]
         if oldest_first
         else [
-            case((late, 0), else_=1),
             col(ActionItem.due_date).asc().nulls_last(),
             col(ActionItem.created_at),
             col(ActionItem.id),

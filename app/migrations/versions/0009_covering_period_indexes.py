@@ -1,4 +1,4 @@
-"""covering period indexes for the dashboard; incident start and resolution on timeline entries
+"""covering indexes for the dashboard and the wall; incident start and resolution on timeline entries
 
 Revision ID: 0009
 Revises: 0008
@@ -21,6 +21,10 @@ POSTMORTEM_PERIOD = [
     "started_at", "id", "resolved_at", "review_held_at", "status", "team_id", "severity",
     "completed_at",
 ]
+ACTION_ITEM_STATUS_DUE = [
+    "status", "due_date", "committed", "incident_started_at", "created_at", "postmortem_id",
+]
+ACTION_ITEM_CLOSED = ["closed_at", "created_at", "committed", "postmortem_id"]
 ACTION_ITEM_PERIOD = [
     "incident_started_at", "committed", "status", "chain_level", "due_date", "created_at",
     "closed_at", "verified_at",
@@ -34,6 +38,9 @@ def upgrade() -> None:
     op.create_index("ix_postmortem_period", "postmortem", POSTMORTEM_PERIOD, unique=False)
     op.drop_index("ix_action_item_incident_started", table_name="action_item")
     op.create_index("ix_action_item_period", "action_item", ACTION_ITEM_PERIOD, unique=False)
+    op.drop_index("ix_action_item_status_due", table_name="action_item")
+    op.create_index("ix_action_item_status_due", "action_item", ACTION_ITEM_STATUS_DUE, unique=False)
+    op.create_index("ix_action_item_closed", "action_item", ACTION_ITEM_CLOSED, unique=False)
     for name in ("incident_started_at", "incident_resolved_at"):
         op.add_column(
             "timeline_entry",
@@ -60,6 +67,9 @@ def downgrade() -> None:
     with op.batch_alter_table("timeline_entry", schema=None) as batch_op:
         batch_op.drop_column("incident_resolved_at")
         batch_op.drop_column("incident_started_at")
+    op.drop_index("ix_action_item_closed", table_name="action_item")
+    op.drop_index("ix_action_item_status_due", table_name="action_item")
+    op.create_index("ix_action_item_status_due", "action_item", ["status", "due_date"], unique=False)
     op.drop_index("ix_action_item_period", table_name="action_item")
     op.create_index(
         "ix_action_item_incident_started", "action_item", ["incident_started_at"], unique=False
