@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -359,12 +370,11 @@ def open_items(
     late = and_(col(ActionItem.due_date).is_not(None), col(ActionItem.due_date) < today)
     # Pick the items on action_item alone (its indexes give the order), then join the few
     # chosen for their owner, team and ticket.
-    chosen = select(col(ActionItem.id)).where(
+    conditions: list[ColumnElement[bool]] = [
         col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
-        col(ActionItem.status).in_(statuses),
-    )
+    ]
     if team is not None:
-        chosen = chosen.where(
+        conditions.append(
             col(ActionItem.postmortem_id).in_(
                 select(col(Postmortem.id))
                 .join(Team, col(Team.id) == Postmortem.team_id)
@@ -372,22 +382,44 @@ def open_items(
             )
         )
     if period is not None:
-        chosen = chosen.where(
+        conditions += [
             col(ActionItem.incident_started_at) >= period.since,
             col(ActionItem.incident_started_at) < period.until,
-        )
+        ]
     if overdue is not None:
-        chosen = chosen.where(late if overdue else ~late)
-    # Earliest due first puts every late item ahead of the rest, and no date last.
+        conditions.append(late if overdue else ~late)
+    # Earliest due first puts every late item ahead of the rest, and no date last (a list of
+    # late items has no undated ones, and plain ascending order is what a SQLite index gives).
+    due = col(ActionItem.due_date).asc() if overdue else col(ActionItem.due_date).asc().nulls_last()
     order: list[Any] = (
         [col(ActionItem.created_at), col(ActionItem.id)]
         if oldest_first
-        else [
-            col(ActionItem.due_date).asc().nulls_last(),
-            col(ActionItem.created_at),
-            col(ActionItem.id),
-        ]
+        else [due, col(ActionItem.created_at), col(ActionItem.id)]
     )
+    chosen: Select[Any]
+    if oldest_first or len(statuses) == 1:
+        chosen = (
+            select(col(ActionItem.id))
+            .where(*conditions, col(ActionItem.status).in_(statuses))
+            .order_by(*order)
+            .limit(limit)
+        )
+    else:
+        # The first few of each status, merged: neither database reads an IN list's index
+        # ranges in one order, so a single query would sort every unfinished item.
+        firsts = [
+            select(col(ActionItem.id), col(ActionItem.due_date), col(ActionItem.created_at))
+            .where(*conditions, col(ActionItem.status) == value)
+            .order_by(*order)
+            .limit(limit)
+            .subquery()
+            for value in statuses
+        ]
+        merged = union_all(*[select(first) for first in firsts]).subquery()
+        merged_due = merged.c.due_date.asc() if overdue else merged.c.due_date.asc().nulls_last()
+        chosen = (
+            select(merged.c.id).order_by(merged_due, merged.c.created_at, merged.c.id).limit(limit)
+        )
     query = (
         select(
             ActionItem,
@@ -400,7 +432,7 @@ def open_items(
         .outerjoin(Team, col(Team.id) == Postmortem.team_id)
         .outerjoin(Person, col(Person.id) == ActionItem.owner_person_id)
         .outerjoin(TicketLink, col(TicketLink.action_item_id) == ActionItem.id)
-        .where(col(ActionItem.id).in_(chosen.order_by(*order).limit(limit)))
+        .where(col(ActionItem.id).in_(chosen))
         .order_by(*order)
     )
     unfinished = set(UNFINISHED_VALUES)

@@ -135,13 +135,18 @@ def open_per_week(
 ) -> list[WeekPoint]:
     """Committed items open at the end of each week: created before it and not closed (as done
     or won't do) by then. A reopened item has no close time, so it counts as open since it was
-    created. Two index ranges, each counted per week in one pass: the items never closed, and
-    those closed since the first week ended."""
+    created. Three index ranges: items never closed and created before the first week ended
+    (open all along, one count), the rest of the never closed, and those closed since."""
     starts = week_starts(now, weeks)
     ends = [*starts[1:], now]
-    counts = [0] * weeks
-    for still_open in (
-        col(ActionItem.closed_at).is_(None),
+    committed = [col(ActionItem.committed) == True, *_team_condition(team)]  # noqa: E712
+    never_closed = col(ActionItem.closed_at).is_(None)
+    open_all_along = session.execute(
+        select(func.count()).where(never_closed, col(ActionItem.created_at) < ends[0], *committed)
+    ).scalar_one()
+    counts = [int(open_all_along)] * weeks
+    for recent in (
+        and_(never_closed, col(ActionItem.created_at) >= ends[0]),
         col(ActionItem.closed_at) >= ends[0],
     ):
         open_at = [
@@ -152,12 +157,7 @@ def open_per_week(
             for end in ends
         ]
         row = session.execute(
-            select(*open_at).where(
-                still_open,
-                col(ActionItem.created_at) < now,
-                col(ActionItem.committed) == True,  # noqa: E712
-                *_team_condition(team),
-            )
+            select(*open_at).where(recent, col(ActionItem.created_at) < now, *committed)
         ).one()
         counts = [total + int(count) for total, count in zip(counts, row, strict=True)]
     return [

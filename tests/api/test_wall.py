@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from app.action_items.models import ActionItem
 from app.auth import service as auth_service
+from app.dashboard import service as dashboard_service
 from app.db import session_scope
 from app.enums import Scope
 from app.people.models import Team
@@ -280,3 +281,20 @@ def test_team_table_shows_the_busiest_teams_and_counts_the_rest(
     assert 'data-team="team-9"' in page and 'data-team="team-2"' in page
     assert 'data-team="team-1"' not in page and 'data-team="team-0"' not in page
     assert "and 2 more teams" in page
+
+
+def test_team_lead_list_merges_statuses_by_due_date_and_puts_undated_last(engine: Engine) -> None:
+    ids = seed(engine)
+    with session_scope(engine, read_only=True) as session:
+
+        def first(limit: int, overdue: bool | None) -> list[object]:
+            items = dashboard_service.open_items(
+                session, team=None, overdue=overdue, status="open", limit=limit, now=NOW
+            )
+            return [item.id for item in items]
+
+        # G (reopened, due Aug 25) is ahead of A (open, due Oct 20) whatever the status.
+        assert first(1, overdue=True) == [ids["G"]]
+        # Then E (due Dec 1, not late) and I (no due date) last.
+        assert first(10, overdue=None) == [ids["G"], ids["A"], ids["E"], ids["I"]]
+        assert first(10, overdue=False) == [ids["E"], ids["I"]]
