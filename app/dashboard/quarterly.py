@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from app.dashboard import items as dashboard_items
 from app.dashboard import patterns as patterns_service
 from app.dashboard import service as dashboard_service
 from app.dashboard.schemas import Period
@@ -37,7 +38,7 @@ def render(session: Session, quarter: str, policy: CheckPolicy) -> str:
     period = period_of(quarter)
     summary = dashboard_service.summary(session, dashboard_service.Filters(period=period), policy)
     found = patterns_service.find(session, period)
-    late = dashboard_service.open_items(
+    late = dashboard_items.open_items(
         session, team=None, overdue=True, status="open", limit=500, period=period
     )
     items = summary.action_items

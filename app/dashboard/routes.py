@@ -5,6 +5,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime
 
 from app.auth.deps import Reader
+from app.dashboard import items as dashboard_items
 from app.dashboard import patterns, quarterly
 from app.dashboard import service as dashboard_service
 from app.dashboard.patterns import Patterns
@@ -73,7 +74,7 @@ def action_items(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DashboardItems:
     """The list a team lead reads: owner, due date, age, ticket link and sync state; overdue first."""
-    items = dashboard_service.open_items(
+    items = dashboard_items.open_items(
         session, team=team, overdue=overdue, status=status, limit=limit
     )
     return DashboardItems(items=items)

@@ -21,7 +21,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    union_all,
 )
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -29,7 +28,6 @@ from sqlmodel import Session, col
 from app.action_items.models import ActionItem
 from app.action_items.state import UNFINISHED
 from app.dashboard.schemas import (
-    DashboardItem,
     ItemCounts,
     OldestOpen,
     Period,
@@ -348,108 +346,3 @@ def group_values(session: Session, filters: Filters, group_by: str) -> list[str]
     return sorted(
         {str(v) if v is not None else "unset" for v in session.execute(query.distinct()).scalars()}
     )
-
-
-def open_items(
-    session: Session,
-    *,
-    team: str | None,
-    overdue: bool | None,
-    status: str,
-    limit: int,
-    today: date | None = None,
-    period: Period | None = None,
-    oldest_first: bool = False,
-    now: datetime | None = None,
-) -> list[DashboardItem]:
-    """The list a team lead reads: unfinished (or the given status) committed items, overdue
-    first (or, with `oldest_first`, by age alone)."""
-    now = now or datetime.now(UTC)
-    today = today or now.date()
-    statuses = UNFINISHED_VALUES if status == "open" else [status]
-    late = and_(col(ActionItem.due_date).is_not(None), col(ActionItem.due_date) < today)
-    # Pick the items on action_item alone (its indexes give the order), then join the few
-    # chosen for their owner, team and ticket.
-    conditions: list[ColumnElement[bool]] = [
-        col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
-    ]
-    if team is not None:
-        conditions.append(
-            col(ActionItem.postmortem_id).in_(
-                select(col(Postmortem.id))
-                .join(Team, col(Team.id) == Postmortem.team_id)
-                .where(col(Team.slug) == team)
-            )
-        )
-    if period is not None:
-        conditions += [
-            col(ActionItem.incident_started_at) >= period.since,
-            col(ActionItem.incident_started_at) < period.until,
-        ]
-    if overdue is not None:
-        conditions.append(late if overdue else ~late)
-    # Earliest due first puts every late item ahead of the rest, and no date last (a list of
-    # late items has no undated ones, and plain ascending order is what a SQLite index gives).
-    due = col(ActionItem.due_date).asc() if overdue else col(ActionItem.due_date).asc().nulls_last()
-    order: list[Any] = (
-        [col(ActionItem.created_at), col(ActionItem.id)]
-        if oldest_first
-        else [due, col(ActionItem.created_at), col(ActionItem.id)]
-    )
-    chosen: Select[Any]
-    if oldest_first or len(statuses) == 1:
-        chosen = (
-            select(col(ActionItem.id))
-            .where(*conditions, col(ActionItem.status).in_(statuses))
-            .order_by(*order)
-            .limit(limit)
-        )
-    else:
-        # The first few of each status, merged: neither database reads an IN list's index
-        # ranges in one order, so a single query would sort every unfinished item.
-        firsts = [
-            select(col(ActionItem.id), col(ActionItem.due_date), col(ActionItem.created_at))
-            .where(*conditions, col(ActionItem.status) == value)
-            .order_by(*order)
-            .limit(limit)
-            .subquery()
-            for value in statuses
-        ]
-        merged = union_all(*[select(first) for first in firsts]).subquery()
-        merged_due = merged.c.due_date.asc() if overdue else merged.c.due_date.asc().nulls_last()
-        chosen = (
-            select(merged.c.id).order_by(merged_due, merged.c.created_at, merged.c.id).limit(limit)
-        )
-    query = (
-        select(
-            ActionItem,
-            col(Person.handle),
-            col(Team.slug),
-            col(TicketLink.external_key),
-            col(TicketLink.url),
-        )
-        .join(Postmortem, col(Postmortem.id) == ActionItem.postmortem_id)
-        .outerjoin(Team, col(Team.id) == Postmortem.team_id)
-        .outerjoin(Person, col(Person.id) == ActionItem.owner_person_id)
-        .outerjoin(TicketLink, col(TicketLink.action_item_id) == ActionItem.id)
-        .where(col(ActionItem.id).in_(chosen))
-        .order_by(*order)
-    )
-    unfinished = set(UNFINISHED_VALUES)
-    return [
-        DashboardItem(
-            id=item.id,
-            title=item.title,
-            owner=handle,
-            team=slug,
-            status=item.status,
-            due_date=item.due_date.isoformat() if item.due_date else None,
-            overdue=bool(item.due_date and item.due_date < today and item.status in unfinished),
-            age_days=round((now - item.created_at).total_seconds() / 86400, 1),
-            ticket_key=key,
-            ticket_url=url,
-            sync_state=item.sync_state,
-            postmortem_id=item.postmortem_id,
-        )
-        for item, handle, slug, key, url in session.execute(query).all()
-    ]

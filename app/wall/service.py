@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
+from app.dashboard import items as dashboard_items
 from app.dashboard import service as dashboard_service
 from app.dashboard.schemas import DashboardItem, Period, Summary
 from app.enums import ActionItemStatus as S
@@ -81,17 +82,14 @@ def figures(
         raise NotFound(f"No team with slug {team!r}")
     period = dashboard_service.current_quarter(now)
     filters = dashboard_service.Filters(period=period, team=team)
-    oldest = dashboard_service.open_items(
-        session, team=team, overdue=None, status="open", limit=1, now=now, oldest_first=True
-    )
     return Wall(
         team=team,
         quarter=quarter_label(period),
         period=period,
         summary=dashboard_service.summary(session, filters, policy, now=now),
         carried_over=_carried_over(session, team, period, today),
-        oldest_unclosed=oldest[0] if oldest else None,
-        overdue_items=dashboard_service.open_items(
+        oldest_unclosed=dashboard_items.oldest_unfinished(session, team=team, now=now),
+        overdue_items=dashboard_items.open_items(
             session, team=team, overdue=True, status="open", limit=OVERDUE_SHOWN, now=now
         ),
         trend=open_per_week(session, team, now),

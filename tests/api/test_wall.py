@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from app.action_items.models import ActionItem
 from app.auth import service as auth_service
-from app.dashboard import service as dashboard_service
+from app.dashboard import items as dashboard_items
 from app.db import session_scope
 from app.enums import Scope
 from app.people.models import Team
@@ -288,7 +288,7 @@ def test_team_lead_list_merges_statuses_by_due_date_and_puts_undated_last(engine
     with session_scope(engine, read_only=True) as session:
 
         def first(limit: int, overdue: bool | None) -> list[object]:
-            items = dashboard_service.open_items(
+            items = dashboard_items.open_items(
                 session, team=None, overdue=overdue, status="open", limit=limit, now=NOW
             )
             return [item.id for item in items]
