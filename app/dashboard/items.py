@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, union_all
+from sqlalchemy import Select, and_, func, select, union_all
 from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
 from app.dashboard.schemas import DashboardItem, Period
-from app.dashboard.service import UNFINISHED_VALUES
+from app.dashboard.service import UNFINISHED_VALUES, committed_items
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem
 from app.tickets.models import TicketLink
@@ -28,19 +28,18 @@ def open_items(
     overdue: bool | None,
     status: str,
     limit: int,
-    today: date | None = None,
     period: Period | None = None,
     now: datetime | None = None,
 ) -> list[DashboardItem]:
     """The list a team lead reads: unfinished (or the given status) committed items, overdue
     first."""
     now = now or datetime.now(UTC)
-    today = today or now.date()
+    today = now.date()
     statuses = UNFINISHED_VALUES if status == "open" else [status]
     late = and_(col(ActionItem.due_date).is_not(None), col(ActionItem.due_date) < today)
     # Pick the items on action_item alone (its indexes give the order), then join the few
     # chosen for their owner, team and ticket.
-    conditions = _committed(team)
+    conditions = committed_items(team)
     if period is not None:
         conditions += [
             col(ActionItem.incident_started_at) >= period.since,
@@ -85,7 +84,7 @@ def oldest_unfinished(
     """The committed item that has been unfinished the longest, of any period. Found by its
     creation time (one covered scan of the unfinished items) rather than by sorting them."""
     now = now or datetime.now(UTC)
-    unfinished = [*_committed(team), col(ActionItem.status).in_(UNFINISHED_VALUES)]
+    unfinished = [*committed_items(team), col(ActionItem.status).in_(UNFINISHED_VALUES)]
     first = select(func.min(ActionItem.created_at)).where(*unfinished).scalar_subquery()
     order: list[Any] = [col(ActionItem.id)]
     chosen = (
@@ -96,21 +95,6 @@ def oldest_unfinished(
     )
     listed = _listed(session, chosen, order, now.date(), now)
     return listed[0] if listed else None
-
-
-def _committed(team: str | None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [
-        col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
-    ]
-    if team is not None:
-        conditions.append(
-            col(ActionItem.postmortem_id).in_(
-                select(col(Postmortem.id))
-                .join(Team, col(Team.id) == Postmortem.team_id)
-                .where(col(Team.slug) == team)
-            )
-        )
-    return conditions
 
 
 def _listed(

@@ -8,20 +8,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    and_,
-    case,
-    exists,
-    func,
-    select,
-    text,
-    true,
-)
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select, text, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -62,7 +52,7 @@ class Filters:
     chain_level: str | None = None  # narrows the action-item figures only
 
 
-def _postmortem_where(filters: Filters) -> list[ColumnElement[bool]]:
+def period_postmortems_where(filters: Filters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         col(Postmortem.started_at) >= filters.period.since,
         col(Postmortem.started_at) < filters.period.until,
@@ -83,11 +73,27 @@ def _postmortem_where(filters: Filters) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def committed_items(team: str | None = None) -> list[ColumnElement[bool]]:
+    """Committed action items, of any period, of the team's postmortems when a team is named."""
+    conditions: list[ColumnElement[bool]] = [
+        col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
+    ]
+    if team is not None:
+        conditions.append(
+            col(ActionItem.postmortem_id).in_(
+                select(col(Postmortem.id))
+                .join(Team, col(Team.id) == Postmortem.team_id)
+                .where(col(Team.slug) == team)
+            )
+        )
+    return conditions
+
+
 def _postmortem_ids(filters: Filters) -> Select[Any]:
-    return select(col(Postmortem.id)).where(*_postmortem_where(filters))
+    return select(col(Postmortem.id)).where(*period_postmortems_where(filters))
 
 
-def _items_where(filters: Filters) -> list[ColumnElement[bool]]:
+def period_items_where(filters: Filters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
         col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
         col(ActionItem.incident_started_at) >= filters.period.since,
@@ -142,15 +148,11 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def summary(
-    session: Session,
-    filters: Filters,
-    policy: CheckPolicy,
-    today: date | None = None,
-    now: datetime | None = None,
+    session: Session, filters: Filters, policy: CheckPolicy, now: datetime | None = None
 ) -> Summary:
     now = now or datetime.now(UTC)
-    today = today or now.date()
-    in_period = _postmortem_where(filters)
+    today = now.date()
+    in_period = period_postmortems_where(filters)
 
     total, complete = session.execute(
         select(
@@ -159,7 +161,7 @@ def summary(
         ).where(*in_period)
     ).one()
 
-    items_where = _items_where(filters)
+    items_where = period_items_where(filters)
     # One pass over the period's items: per status and chain level, how many, how many are past
     # due, and the oldest.
     rows = session.execute(
@@ -342,7 +344,7 @@ def group_values(session: Session, filters: Filters, group_by: str) -> list[str]
     elif group_by == "severity":
         query = select(col(Postmortem.severity)).where(col(Postmortem.id).in_(pm_ids))
     else:
-        query = select(col(ActionItem.chain_level)).where(*_items_where(filters))
+        query = select(col(ActionItem.chain_level)).where(*period_items_where(filters))
     return sorted(
         {str(v) if v is not None else "unset" for v in session.execute(query.distinct()).scalars()}
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
@@ -98,25 +98,12 @@ def figures(
     )
 
 
-def _team_condition(team: str | None) -> list[ColumnElement[bool]]:
-    if team is None:
-        return []
-    return [
-        col(ActionItem.postmortem_id).in_(
-            select(col(Postmortem.id))
-            .join(Team, col(Team.id) == Postmortem.team_id)
-            .where(col(Team.slug) == team)
-        )
-    ]
-
-
 def _carried_over(session: Session, team: str | None, period: Period, today: date) -> Carried:
     unfinished, overdue = session.execute(
         select(func.count(), func.count().filter(col(ActionItem.due_date) < today)).where(
-            col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" keeps SQLite off the index
+            *dashboard_service.committed_items(team),
             col(ActionItem.status).in_(dashboard_service.UNFINISHED_VALUES),
             col(ActionItem.incident_started_at) < period.since,
-            *_team_condition(team),
         )
     ).one()
     return Carried(open=int(unfinished), overdue=int(overdue))
@@ -137,7 +124,7 @@ def open_per_week(
     (open all along, one count), the rest of the never closed, and those closed since."""
     starts = week_starts(now, weeks)
     ends = [*starts[1:], now]
-    committed = [col(ActionItem.committed) == True, *_team_condition(team)]  # noqa: E712
+    committed = dashboard_service.committed_items(team)
     never_closed = col(ActionItem.closed_at).is_(None)
     open_all_along = session.execute(
         select(func.count()).where(never_closed, col(ActionItem.created_at) < ends[0], *committed)
@@ -167,10 +154,8 @@ def open_per_week(
 def team_rows(session: Session, period: Period, today: date) -> list[TeamRow]:
     """One row per team with an incident in the period: incidents and its items by status.
     Two grouped queries, whatever the number of teams."""
-    in_period = [
-        col(Postmortem.started_at) >= period.since,
-        col(Postmortem.started_at) < period.until,
-    ]
+    filters = dashboard_service.Filters(period=period)
+    in_period = dashboard_service.period_postmortems_where(filters)
     incidents = {
         slug or NO_TEAM: int(count)
         for slug, count in session.execute(
@@ -198,11 +183,7 @@ def team_rows(session: Session, period: Period, today: date) -> list[TeamRow]:
         .select_from(ActionItem)
         .join(Postmortem, col(Postmortem.id) == ActionItem.postmortem_id)
         .outerjoin(Team, col(Team.id) == Postmortem.team_id)
-        .where(
-            col(ActionItem.committed) == True,  # noqa: E712
-            col(ActionItem.incident_started_at) >= period.since,
-            col(ActionItem.incident_started_at) < period.until,
-        )
+        .where(*dashboard_service.period_items_where(filters))
         .group_by(col(Team.slug), col(ActionItem.status))
     ).all():
         name = slug or NO_TEAM

@@ -95,7 +95,7 @@ def test_trend_for_one_team_counts_only_its_items(engine: Engine) -> None:
     assert [point.open for point in trend] == [2, 2, 1, 1, 1, 3, 3, 3, 2, 2, 2, 2]
 
 
-def test_trend_weeks_start_on_monday_even_on_a_monday(engine: Engine) -> None:
+def test_trend_weeks_start_on_monday_even_on_a_monday() -> None:
     monday = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)
     starts = wall_service.week_starts(monday, weeks=2)
     assert [start.date() for start in starts] == [date(2026, 11, 9), date(2026, 11, 16)]

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import update
@@ -24,7 +21,7 @@ from sqlalchemy.engine import Engine
 from app.action_items.models import ActionItem
 from app.db import session_scope
 from app.enums import Scope
-from tests.conftest import _free_port
+from tests.conftest import serving
 from tests.wall_history import NOW, seed
 
 CHROMIUM = os.environ.get("FOLLOWTHROUGH_CHROMIUM", "/usr/bin/chromium")
@@ -75,24 +72,12 @@ def server(app: FastAPI) -> Iterator[tuple[str, AccessLog]]:
     app.state.clock = lambda: NOW
     log = AccessLog()
     loggers = [logging.getLogger(name) for name in ("uvicorn.access", "uvicorn.error")]
-    port = _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, log_level="info", access_log=True
-    )
     for logger in loggers:
         logger.addHandler(log)
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", log
+        with serving(app, log_config=None, log_level="info", access_log=True) as url:
+            yield url, log
     finally:
-        instance.should_exit = True
-        thread.join(timeout=10)
         for logger in loggers:
             logger.removeHandler(log)
         app.state.clock = real_clock
