@@ -170,8 +170,30 @@ class Connector(Protocol):
         """The ticket carrying `marker`, if the tracker can see one yet."""
         ...
 
+    def find_all_by_marker(
+        self, target: Target, marker: str, created_after: datetime
+    ) -> list[TicketRef]:
+        """Every ticket carrying `marker` that the tracker can see, oldest first (the sweep for
+        duplicates left by a create that landed twice)."""
+        ...
+
     def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
         """Apply a partial update to the ticket's content (never its open/closed state)."""
+        ...
+
+    def set_state(
+        self,
+        ref: TicketRef,
+        state: TicketState,
+        *,
+        comment: str | None = None,
+        duplicate_of: TicketRef | None = None,
+    ) -> TicketSnapshot:
+        """Move the ticket to OPEN, DONE or WONT_DO the tracker's own way (GitHub: state and
+        state_reason; Jira: a transition into the done category with a resolution, or out of
+        it; Linear: the team's completed, canceled or unstarted workflow state). With
+        `duplicate_of`, WONT_DO closes it as a duplicate of that ticket. `comment`, when given,
+        is added to the ticket first. Returns the ticket as it is after the change."""
         ...
 
     def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
@@ -197,6 +219,12 @@ class Connector(Protocol):
         """Create the tracker-side webhook where its API allows; returns its id, or None when
         it must be set up by hand (the service then says how)."""
         ...
+
+
+class WebhookRejected(ValueError):
+    """A delivery refused before it is read, with the reason in plain words (for example a
+    timestamp outside the freshness window); raised by `verify_signature` where the plain
+    "signature does not match" would mislead."""
 
 
 class MalformedPayload(ValueError):
