@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -31,9 +31,11 @@ from connectors.base import (
     TicketRef,
     TicketSnapshot,
     TicketSpec,
+    TicketState,
     TrackerKind,
 )
 from connectors.github import mapping
+from connectors.markdown import state_change_comment
 
 SECONDARY_LIMIT_WAIT = 60.0
 # `since` is compared with GitHub's clock, not ours; look back a little further than asked.
@@ -160,17 +162,28 @@ class GitHubConnector:
     def find_by_marker(
         self, target: Target, marker: str, created_after: datetime
     ) -> TicketRef | None:
+        """The oldest issue carrying the marker (see `find_all_by_marker`); stops reading pages
+        at the first one."""
+        return next(self._marked(target, marker, created_after), None)
+
+    def find_all_by_marker(
+        self, target: Target, marker: str, created_after: datetime
+    ) -> list[TicketRef]:
+        """Every issue we opened that carries the marker, oldest first."""
+        return list(self._marked(target, marker, created_after))
+
+    def _marked(self, target: Target, marker: str, created_after: datetime) -> Iterator[TicketRef]:
         """Pages through the repo's issues opened by us and updated since `created_after` less
         the clock skew (an issue's `updated_at` is never before its creation), using the list
-        endpoint, not search: search lags by minutes and allows 30 requests a minute. Bodies
-        are scanned oldest first, so duplicates resolve to the first one made."""
+        endpoint, not search: search lags by minutes and allows 30 requests a minute. Issues
+        come oldest first (`sort=created`, ascending) and are scanned for the marker."""
         needle = mapping.marker_comment(marker)
         login = self._whoami()
         if created_after.tzinfo is None:
             # The service's timestamps are UTC; astimezone() would take a naive one as local.
             created_after = created_after.replace(tzinfo=UTC)
         with _translated("look for the marker"):
-            issues = self._github.get_repo(target.project).get_issues(
+            issues: Iterable[Issue] = self._github.get_repo(target.project).get_issues(
                 state="all",
                 creator=login,  # type: ignore[arg-type]  # a login string works too
                 since=(created_after - CLOCK_SKEW).astimezone(UTC),
@@ -179,8 +192,7 @@ class GitHubConnector:
             )
             for issue in issues:
                 if needle in (issue.body or ""):
-                    return self._ref(target.project, issue)
-        return None
+                    yield self._ref(target.project, issue)
 
     def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
         """One PATCH of title, body, assignees and labels. GitHub has no due-date field: a new
@@ -212,20 +224,45 @@ class GitHubConnector:
             # Never send `state` with a content edit: it would reset state_reason.
             self._issue(repo, number).edit(**fields)
 
+    def set_state(
+        self,
+        ref: TicketRef,
+        state: TicketState,
+        *,
+        comment: str | None = None,
+        duplicate_of: TicketRef | None = None,
+    ) -> TicketSnapshot:
+        """The comment first (with "Duplicate of <key>", which GitHub itself recognises, when
+        `duplicate_of` is given), then one PATCH of `state` with its `state_reason`: completed,
+        not_planned, duplicate, or reopened for OPEN. The snapshot is read from the PATCH's
+        answer, which is the issue after the change."""
+        text = state_change_comment(state, comment, duplicate_of)
+        new_state, reason = mapping.state_change(state, duplicate=duplicate_of is not None)
+        repo, number = self._parse(ref.external_key)
+        issue = self._issue(repo, number)
+        if text is not None:
+            with _translated(f"comment on {ref.external_key}"):
+                issue.create_comment(text)
+        with _translated(f"move {ref.external_key} to {new_state}:{reason}"):
+            issue.edit(state=new_state, state_reason=reason)
+            return self._snapshot(repo, issue)
+
     def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
         repo, number = self._parse(ref.external_key)
         with _translated("read issue"):
-            issue = self._issue(repo, number)
-            state, reason = issue.state, issue.state_reason
-            updated = issue.updated_at
-            return TicketSnapshot(
-                ref=self._ref(repo, issue),
-                state=mapping.state_of(state, reason),
-                raw_status=mapping.raw_status(state, reason),
-                updated_at=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
-                assignee=issue.assignees[0].login if issue.assignees else None,
-                labels=[label.name for label in issue.labels],
-            )
+            return self._snapshot(repo, self._issue(repo, number))
+
+    def _snapshot(self, repo: str, issue: Issue) -> TicketSnapshot:
+        state, reason = issue.state, issue.state_reason
+        updated = issue.updated_at
+        return TicketSnapshot(
+            ref=self._ref(repo, issue),
+            state=mapping.state_of(state, reason),
+            raw_status=mapping.raw_status(state, reason),
+            updated_at=updated if updated.tzinfo else updated.replace(tzinfo=UTC),
+            assignee=issue.assignees[0].login if issue.assignees else None,
+            labels=[label.name for label in issue.labels],
+        )
 
     def fetch_states(
         self, refs: Sequence[TicketRef], etags: Mapping[str, str]

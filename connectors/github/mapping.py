@@ -52,6 +52,16 @@ def state_of(state: str, state_reason: str | None) -> TicketState:
     return TicketState.DONE
 
 
+def state_change(state: TicketState, duplicate: bool) -> tuple[str, str]:
+    """The (`state`, `state_reason`) PATCH for a settable state. GitHub applies a reason only
+    together with a state, so both always go together."""
+    if state is TicketState.OPEN:
+        return "open", "reopened"
+    if state is TicketState.WONT_DO:
+        return "closed", "duplicate" if duplicate else "not_planned"
+    return "closed", "completed"
+
+
 def raw_status(state: str, state_reason: str | None) -> str:
     return f"{state}:{state_reason}" if state == "closed" and state_reason else state
 

@@ -99,11 +99,13 @@ class FakeGitHub(FakeTrackerServer):
             return self.issues[(repo, number)]
 
     def close(self, repo: str, number: int, reason: str = "completed") -> None:
+        """Closed by a person on GitHub (reason completed, not_planned or duplicate)."""
         with self.lock:
             issue = self.issues[(repo, number)]
             issue.update(state="closed", state_reason=reason, closed_at=_now(), updated_at=_now())
 
     def reopen(self, repo: str, number: int) -> None:
+        """Reopened by a person on GitHub."""
         with self.lock:
             issue = self.issues[(repo, number)]
             issue.update(state="open", state_reason="reopened", closed_at=None, updated_at=_now())
@@ -287,13 +289,45 @@ class FakeGitHub(FakeTrackerServer):
                 for n in body["labels"]
             ]
         if "state" in body:
-            issue["state"] = body["state"]
-            issue["state_reason"] = body.get(
-                "state_reason", "completed" if body["state"] == "closed" else None
-            )
+            self._change_state(issue, body["state"], body.get("state_reason"))
         issue["updated_at"] = _now()
 
+    @staticmethod
+    def _change_state(issue: dict[str, Any], state: str, reason: str | None) -> None:
+        """As GitHub does: `state_reason` counts only with `state` (it is ignored otherwise),
+        closing without one means completed, and reopening a closed issue without one means
+        reopened. Closing again keeps `closed_at` as it was."""
+        was_closed = issue["state"] == "closed"
+        if state == "closed":
+            issue["state_reason"] = reason or "completed"
+            issue["closed_at"] = issue["closed_at"] if was_closed else _now()
+        else:
+            issue["state_reason"] = reason or ("reopened" if was_closed else issue["state_reason"])
+            issue["closed_at"] = None
+        issue["state"] = state
+
     def _edit(self, issue: dict[str, Any], body: dict[str, Any]) -> Reply:
+        reason = body.get("state_reason")
+        closing = body.get("state") == "closed"
+        if "state" in body and reason is not None and (reason == "reopened") == closing:
+            # The fake is stricter than GitHub documents: a reason that contradicts the state
+            # would only hide a connector bug.
+            return Reply(
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [
+                        {
+                            "resource": "Issue",
+                            "field": "state_reason",
+                            "code": "invalid",
+                            "message": f"state_reason {reason!r} does not go with "
+                            f"state {body['state']!r}",
+                        }
+                    ],
+                    "documentation_url": "https://docs.github.com/rest/issues/issues#update-an-issue",
+                },
+            )
         self._apply(issue, body)
         return Reply(200, issue)
 
