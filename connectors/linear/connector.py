@@ -23,10 +23,12 @@ from connectors.base import (
     TicketRef,
     TicketSnapshot,
     TicketSpec,
+    TicketState,
     TrackerKind,
 )
 from connectors.linear import mapping
 from connectors.linear.client import LinearClient, NotFound
+from connectors.markdown import state_change_comment
 
 # Ids per reconciliation query (and labels per lookup): Linear's usual page size.
 _BATCH = 50
@@ -39,6 +41,9 @@ class LinearConnector:
 
     def __init__(self, config: ConnectorConfig) -> None:
         self._client = LinearClient(config.base_url, config.credentials, config.timeout)
+        # Team id -> its workflow states; admins rarely change them, and a refused move drops
+        # the team's entry so the next try reads them afresh.
+        self._states: dict[str, list[Mapping[str, Any]]] = {}
 
     # -- the Connector protocol ----------------------------------------------------------------
 
@@ -50,15 +55,28 @@ class LinearConnector:
 
     def create_ticket(self, target: Target, spec: TicketSpec) -> TicketRef:
         """One `issueCreate` with input.id = the marker. Label names are resolved (and missing
-        labels created) first; those calls change nothing a retry would duplicate."""
+        labels created) first; those calls change nothing a retry would duplicate.
+
+        A resent create whose first try landed is refused, since the id is taken ("Issue with
+        this id already exists"; the wording is not documented). Any refusal is therefore
+        checked with `issue(id:)`: when the issue is there, it is the one this create made and
+        its ref is the answer; otherwise the refusal stands."""
         label_ids = self._label_ids(target.project, spec.labels) if spec.labels else None
         fields = mapping.create_input(target.project, spec, label_ids)
-        result = self._call(
-            "issueCreate",
-            f"create issue in team {target.project}",
-            mapping.CREATE,
-            {"input": fields},
-        )
+        try:
+            result = self._call(
+                "issueCreate",
+                f"create issue in team {target.project}",
+                mapping.CREATE,
+                {"input": fields},
+            )
+        except NotFound:
+            raise  # the team (or a label) is not there: nothing can have been created
+        except PermanentConnectorError:
+            existing = self._issue_by_id(spec.marker, "look up the refused create")
+            if existing is None:
+                raise
+            return existing
         try:
             if not result.get("success"):
                 raise mapping.UnexpectedAnswerError("issueCreate answered success: false")
@@ -70,13 +88,25 @@ class LinearConnector:
     def find_by_marker(
         self, target: Target, marker: str, created_after: datetime
     ) -> TicketRef | None:
-        """`issue(id: marker)`: the marker is the issue's own id, so the answer is certain and
-        immediate (no search index). "Entity not found" means it was never created."""
+        """The issue whose id is the marker, if there is one (see `find_all_by_marker`)."""
+        found = self.find_all_by_marker(target, marker, created_after)
+        return found[0] if found else None
+
+    def find_all_by_marker(
+        self, target: Target, marker: str, created_after: datetime
+    ) -> list[TicketRef]:
+        """`issue(id: marker)`: the marker is the issue's own id, so there is at most one, and
+        the answer is certain and immediate (no search index). "Entity not found" means it was
+        never created."""
+        found = self._issue_by_id(marker, "find by marker")
+        return [found] if found is not None else []
+
+    def _issue_by_id(self, issue_id: str, action: str) -> TicketRef | None:
         try:
-            issue = self._call("issue", "find by marker", mapping.ISSUE_REF, {"id": marker})
+            issue = self._call("issue", action, mapping.ISSUE_REF, {"id": issue_id})
         except NotFound:
             return None
-        return self._ref(issue, "find by marker")
+        return self._ref(issue, action)
 
     def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
         """`issueUpdate` with the changed title/description/assignee/due date/labels; the
@@ -96,6 +126,60 @@ class LinearConnector:
         )
         if not result.get("success"):
             raise PermanentConnectorError(f"Linear did not update {ref.external_key}")
+
+    def set_state(
+        self,
+        ref: TicketRef,
+        state: TicketState,
+        *,
+        comment: str | None = None,
+        duplicate_of: TicketRef | None = None,
+    ) -> TicketSnapshot:
+        """`issueUpdate(stateId)` to the team's lowest-position state of type completed (DONE),
+        canceled (WONT_DO; duplicate instead when `duplicate_of` is given and the team has
+        such a state) or unstarted, else backlog, else triage (OPEN). The issue's team and its
+        states are read first (states cached per team), then the comment is added
+        (`commentCreate`, naming the real ticket for a duplicate), then the state is set; the
+        snapshot comes from the update's answer."""
+        text = state_change_comment(state, comment, duplicate_of)
+        team_id = self._team_of(ref)
+        states = self._workflow_states(team_id)
+        chosen = mapping.pick_state(states, state, duplicate=duplicate_of is not None)
+        if chosen is None:
+            have = ", ".join(f"{s.get('name')} ({s.get('type')})" for s in states) or "none"
+            wanted = " or ".join(mapping.wanted_state_types(state, duplicate_of is not None))
+            raise PermanentConnectorError(
+                f"Linear team {team_id} has no workflow state of type {wanted} (it has: {have})"
+            )
+        if text is not None:
+            self.comment(ref, text)
+        action = f"move {ref.external_key} to {chosen.get('name')!r}"
+        try:
+            result = self._call(
+                "issueUpdate",
+                action,
+                mapping.SET_STATE,
+                {"id": self._issue_id(ref), "input": {"stateId": str(chosen["id"])}},
+            )
+        except PermanentConnectorError:
+            self._states.pop(team_id, None)  # perhaps an admin removed the state
+            raise
+        with self._answers(action):
+            if not result.get("success"):
+                raise mapping.UnexpectedAnswerError("issueUpdate did not succeed")
+            return mapping.snapshot(result["issue"])
+
+    def _workflow_states(self, team_id: str) -> list[Mapping[str, Any]]:
+        if team_id not in self._states:
+            answer = self._call(
+                "workflowStates",
+                f"read the workflow states of team {team_id}",
+                mapping.STATES,
+                {"teamId": team_id, "first": mapping.STATES_PAGE},
+            )
+            with self._answers(f"read the workflow states of team {team_id}"):
+                self._states[team_id] = [dict(node) for node in answer["nodes"]]
+        return self._states[team_id]
 
     def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
         """The workflow state's type decides; `raw_status` is the state's name. An issue in

@@ -51,6 +51,17 @@ WEBHOOK_CREATE = (
     "mutation WebhookCreate($input: WebhookCreateInput!) "
     "{ webhookCreate(input: $input) { success webhook { id enabled } } }"
 )
+# A team has a handful of workflow states; 250 is Linear's largest page.
+STATES = (
+    "query States($teamId: ID!, $first: Int!) "
+    "{ workflowStates(filter: { team: { id: { eq: $teamId } } }, first: $first) "
+    "{ nodes { id name type position } } }"
+)
+STATES_PAGE = 250
+SET_STATE = (
+    "mutation SetState($id: String!, $input: IssueUpdateInput!) "
+    f"{{ issueUpdate(id: $id, input: $input) {{ success issue {{ {ISSUE_FIELDS} }} }} }}"
+)
 # Archived issues included: Linear archives closed issues on its own after a team-set period, and
 # a closed ticket still awaiting verification must not read as "not found".
 ISSUES = (
@@ -180,6 +191,27 @@ def state_of(state_type: str) -> TicketState:
     if state_type == "started":
         return TicketState.IN_PROGRESS
     return TicketState.OPEN
+
+
+def wanted_state_types(state: TicketState, duplicate: bool) -> tuple[str, ...]:
+    """WorkflowState.type values for a settable state, in order of preference."""
+    if state is TicketState.DONE:
+        return ("completed",)
+    if state is TicketState.WONT_DO:
+        return ("duplicate", "canceled") if duplicate else ("canceled",)
+    return ("unstarted", "backlog", "triage")
+
+
+def pick_state(
+    states: Sequence[Mapping[str, Any]], state: TicketState, duplicate: bool
+) -> Mapping[str, Any] | None:
+    """The team's state to move to: of the first wanted type the team has, the one with the
+    lowest position (the first in Linear's board column order)."""
+    for state_type in wanted_state_types(state, duplicate):
+        candidates = [s for s in states if s.get("type") == state_type and "id" in s]
+        if candidates:
+            return min(candidates, key=lambda s: float(s.get("position") or 0.0))
+    return None
 
 
 def ref_from_issue(issue: Any) -> TicketRef:

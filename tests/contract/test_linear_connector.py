@@ -207,13 +207,19 @@ def test_create_without_optional_fields(fake_linear: FakeLinear) -> None:
     assert sent(fake_linear, "issueLabels") == []
 
 
-def test_a_second_create_with_the_same_id_makes_no_second_issue(fake_linear: FakeLinear) -> None:
+def test_a_second_create_with_the_same_id_answers_the_first_issue(fake_linear: FakeLinear) -> None:
     c = connector(fake_linear)
     s = spec(labels=())
-    c.create_ticket(TARGET, s)
-    with pytest.raises(PermanentConnectorError):
-        c.create_ticket(TARGET, s)
+    first = c.create_ticket(TARGET, s)
+    assert c.create_ticket(TARGET, s) == first
     assert list(fake_linear.issues) == [s.marker]
+    assert len(sent(fake_linear, "issueCreate")) == 2
+
+
+def test_a_refused_create_with_nothing_behind_it_stays_refused(fake_linear: FakeLinear) -> None:
+    with pytest.raises(PermanentConnectorError, match="UUID"):
+        connector(fake_linear).create_ticket(TARGET, spec(labels=(), marker="not-a-uuid"))
+    assert fake_linear.issues == {}
 
 
 def test_unknown_team_is_permanent(fake_linear: FakeLinear) -> None:

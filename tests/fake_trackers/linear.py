@@ -13,7 +13,9 @@ credentials get HTTP 400 with `extensions.code` AUTHENTICATION_ERROR; `issueCrea
 client's `input.id` and refuses an id that already exists; `issue(id:)` accepts the UUID or the
 identifier ("ENG-7"), archived and trashed issues included, and answers "Entity not found: Issue"
 otherwise; `issues` leaves archived issues out unless `includeArchived`. Label names are unique
-per team and workspace ignoring case, as Linear enforces.
+per team and workspace ignoring case, as Linear enforces. Each team has its own workflow states
+(`workflowStates`), a new issue starts in the team's first unstarted state, and `issueUpdate`
+takes a `stateId` of the issue's own team only.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 
 from tests.fake_trackers.contracts import GraphQLContract, contracts_dir
+from tests.fake_trackers.linear_filters import FakeLimit, id_filter, label_matches
+from tests.fake_trackers.linear_workflow import WorkflowStates
 from tests.fake_trackers.server import FakeTrackerServer, Reply, Request
 
 API_KEY = "lin_api_fake_valid"
@@ -45,20 +49,16 @@ TEAM_KEY = "ENG"
 WORKSPACE = "acme"
 VIEWER = {"id": "b0b0b0b0-0000-4000-8000-000000000001", "name": "Followthrough Bot"}
 TEAM = {"id": TEAM_ID, "key": TEAM_KEY, "name": "Engineering"}
-TODO = {"id": "state-unstarted", "name": "Todo", "type": "unstarted"}
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class _FakeLimit(Exception):
-    """The document is valid Linear GraphQL, but asks for something the fake does not model."""
-
-
-class FakeLinear(FakeTrackerServer):
+class FakeLinear(WorkflowStates, FakeTrackerServer):
     """Stored issues live in `issues` by id, shaped like Linear's Issue type; labels in `labels`
-    by id (`team` None for workspace labels); comments in `comments` as the input sent."""
+    by id (`team` None for workspace labels); comments in `comments` as the input sent;
+    workflow states in `states` by id (each with its `team`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,18 +67,12 @@ class FakeLinear(FakeTrackerServer):
         self.comments: list[dict[str, Any]] = []
         self.webhooks: list[dict[str, Any]] = []
         self.teams = {TEAM_ID: TEAM}
+        self.add_default_workflow(TEAM_ID)
         self._numbers = itertools.count(1)
         self._schema = GraphQLContract()
         self.contract = self._check
 
     # -- test helpers ----------------------------------------------------------------------
-
-    def set_state(self, issue_id: str, name: str, state_type: str) -> None:
-        """Move an issue to a workflow state, as a person on Linear would."""
-        with self.lock:
-            issue = self.issues[issue_id]
-            issue["state"] = {"id": f"state-{state_type}", "name": name, "type": state_type}
-            issue["updatedAt"] = _now()
 
     def by_key(self, key: str) -> dict[str, Any]:
         with self.lock:
@@ -178,18 +172,18 @@ class FakeLinear(FakeTrackerServer):
         try:
             for selection in operation.selection_set.selections:
                 if not isinstance(selection, FieldNode):
-                    raise _FakeLimit("fragments at the root")
+                    raise FakeLimit("fragments at the root")
                 name = selection.name.value
                 resolver = getattr(self, f"_{name}", None)
                 if resolver is None:
-                    raise _FakeLimit(f"root field {name}")
+                    raise FakeLimit(f"root field {name}")
                 args = get_argument_values(root.fields[name], selection, coerced)
                 result = resolver(args)
                 if isinstance(result, Reply):
                     return result
                 alias = selection.alias.value if selection.alias else name
                 data[alias] = self._project(result, selection.selection_set, name)
-        except _FakeLimit as exc:
+        except FakeLimit as exc:
             self.violations.append(f"the fake Linear does not model {exc}")
             return Reply(400, {"errors": [{"message": f"fake Linear cannot answer: {exc}"}]})
         return Reply(200, {"data": data})
@@ -206,11 +200,11 @@ class FakeLinear(FakeTrackerServer):
                 out.update(self._project(value, selection.selection_set, where))
                 continue
             if not isinstance(selection, FieldNode):
-                raise _FakeLimit(f"fragment spreads (in {where})")
+                raise FakeLimit(f"fragment spreads (in {where})")
             name = selection.name.value
             alias = selection.alias.value if selection.alias else name
             if name not in value:
-                raise _FakeLimit(f"field {where}.{name}")
+                raise FakeLimit(f"field {where}.{name}")
             out[alias] = self._project(value[name], selection.selection_set, f"{where}.{name}")
         return out
 
@@ -252,19 +246,11 @@ class FakeLinear(FakeTrackerServer):
         issue = self._find(args["id"])
         return self._not_found("Issue") if issue is None else issue
 
-    @staticmethod
-    def _id_filter(comparator: dict[str, Any]) -> set[str]:
-        if set(comparator) == {"in"}:
-            return set(comparator["in"])
-        if set(comparator) == {"eq"}:
-            return {comparator["eq"]}
-        raise _FakeLimit(f"id comparator {sorted(comparator)}")
-
     def _issues(self, args: dict[str, Any]) -> Any:
         filters = args.get("filter") or {}
         if set(filters) - {"id"}:
-            raise _FakeLimit(f"issue filters {sorted(set(filters) - {'id'})}")
-        wanted = self._id_filter(filters["id"]) if "id" in filters else None
+            raise FakeLimit(f"issue filters {sorted(set(filters) - {'id'})}")
+        wanted = id_filter(filters["id"]) if "id" in filters else None
         found = [
             i
             for i in self.issues.values()
@@ -312,7 +298,9 @@ class FakeLinear(FakeTrackerServer):
             "labels": {"nodes": labels},
             "labelIds": [label["id"] for label in labels],
             "team": team,
-            "state": dict(TODO),
+            "state": self._first_state(team["id"], "unstarted"),
+            "completedAt": None,
+            "canceledAt": None,
             "createdAt": now,
             "updatedAt": now,
             "archivedAt": None,
@@ -338,47 +326,20 @@ class FakeLinear(FakeTrackerServer):
             issue["labels"] = {"nodes": labels}
             issue["labelIds"] = list(fields["labelIds"] or [])
         if "stateId" in fields:
-            raise _FakeLimit("state changes through issueUpdate")
+            state = self.states.get(fields["stateId"] or "")
+            if state is None:
+                return self._not_found("WorkflowState")
+            if state["team"]["id"] != issue["team"]["id"]:
+                return self._error(
+                    "Workflow state does not belong to the issue's team", "INVALID_INPUT", 400
+                )
+            self._move(issue, state)
         issue["updatedAt"] = _now()
         return {"success": True, "issue": issue, "lastSyncId": 2}
 
-    def _label_matches(self, label: dict[str, Any], filters: dict[str, Any]) -> bool:
-        """IssueLabelFilter: `name` (eq, eqIgnoreCase, in), `team` (id eq/in, null), and/or."""
-        for key, value in filters.items():
-            if key == "or":
-                if not any(self._label_matches(label, f) for f in value):
-                    return False
-            elif key == "and":
-                if not all(self._label_matches(label, f) for f in value):
-                    return False
-            elif key == "name":
-                if set(value) == {"eq"}:
-                    ok = label["name"] == value["eq"]
-                elif set(value) == {"eqIgnoreCase"}:
-                    ok = label["name"].casefold() == value["eqIgnoreCase"].casefold()
-                elif set(value) == {"in"}:
-                    ok = label["name"] in value["in"]
-                else:
-                    raise _FakeLimit(f"label name comparator {sorted(value)}")
-                if not ok:
-                    return False
-            elif key == "team":
-                team_id = (label["team"] or {}).get("id")
-                if set(value) == {"id"}:
-                    ok = team_id in self._id_filter(value["id"])
-                elif set(value) == {"null"}:
-                    ok = (team_id is None) == bool(value["null"])
-                else:
-                    raise _FakeLimit(f"label team filter {sorted(value)}")
-                if not ok:
-                    return False
-            else:
-                raise _FakeLimit(f"label filter {key}")
-        return True
-
     def _issueLabels(self, args: dict[str, Any]) -> Any:
         filters = args.get("filter") or {}
-        found = [label for label in self.labels.values() if self._label_matches(label, filters)]
+        found = [label for label in self.labels.values() if label_matches(label, filters)]
         first = args.get("first") or 50
         return {"nodes": found[:first], "pageInfo": {"hasNextPage": len(found) > first}}
 
