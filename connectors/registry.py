@@ -1,5 +1,7 @@
-"""Which connector class serves which tracker kind: a plain dict from kind to class path.
+"""Which tracker lives where: one line per kind naming its connector class.
 
+Everything else follows from the kind's folder, `connectors/<kind>/`: `profile.py` declares
+`PROFILE` (facts only, loaded eagerly and cheap) and `webhooks.py` the WebhookParser functions.
 Each connector is imported only when an integration of its kind is used, so a deployment that
 talks to one tracker never loads the other trackers' client libraries.
 """
@@ -7,28 +9,45 @@ talks to one tracker never loads the other trackers' client libraries.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import cast
 
 from connectors.base import Connector, ConnectorConfig, TrackerKind, WebhookParser
+from connectors.profile import TrackerProfile
 
 CONNECTORS: dict[TrackerKind, str] = {
-    TrackerKind.GITHUB: "connectors.github.connector:GitHubConnector",
-    TrackerKind.JIRA: "connectors.jira.connector:JiraConnector",
-    TrackerKind.LINEAR: "connectors.linear.connector:LinearConnector",
+    TrackerKind.GITHUB: "GitHubConnector",
+    TrackerKind.JIRA: "JiraConnector",
+    TrackerKind.LINEAR: "LinearConnector",
 }
+
+
+def _folder(kind: TrackerKind) -> str:
+    return f"connectors.{kind.value}"
+
+
+def _load_profile(kind: TrackerKind) -> TrackerProfile:
+    declared = getattr(importlib.import_module(f"{_folder(kind)}.profile"), "PROFILE", None)
+    if not isinstance(declared, TrackerProfile) or declared.kind != kind:
+        raise TypeError(f"{_folder(kind)}.profile must declare PROFILE for {kind}")
+    return declared
+
+
+PROFILES: Mapping[TrackerKind, TrackerProfile] = MappingProxyType(
+    {kind: _load_profile(kind) for kind in CONNECTORS}
+)
+
+
+def profile(kind: TrackerKind) -> TrackerProfile:
+    """The tracker's facts (credential shapes, project pattern, webhooks, resend window)."""
+    return PROFILES[TrackerKind(kind)]
 
 
 def build(kind: TrackerKind, config: ConnectorConfig) -> Connector:
-    module, _, name = CONNECTORS[kind].partition(":")
-    return cast(Connector, getattr(importlib.import_module(module), name)(config))
-
-
-WEBHOOK_PARSERS: dict[TrackerKind, str] = {
-    TrackerKind.GITHUB: "connectors.github.webhooks",
-    TrackerKind.JIRA: "connectors.jira.webhooks",
-    TrackerKind.LINEAR: "connectors.linear.webhooks",
-}
+    module = importlib.import_module(f"{_folder(kind)}.connector")
+    return cast(Connector, getattr(module, CONNECTORS[kind])(config))
 
 
 def webhook_parser(kind: TrackerKind) -> WebhookParser:
-    return cast(WebhookParser, importlib.import_module(WEBHOOK_PARSERS[kind]))
+    return cast(WebhookParser, importlib.import_module(f"{_folder(kind)}.webhooks"))

@@ -1,0 +1,45 @@
+"""GitHub Issues, as the service needs to know it."""
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.base import TrackerKind
+from connectors.profile import COMMON_KEPT_HEADERS, TrackerProfile, WebhookProfile
+
+
+class GitHubToken(BaseModel):
+    """A personal access token (classic or fine-grained) with issues read/write."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1)
+
+
+PROFILE = TrackerProfile(
+    kind=TrackerKind.GITHUB,
+    display_name="GitHub",
+    credentials=(GitHubToken,),
+    project_pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+    project_hint="owner/repo",
+    webhook=WebhookProfile(
+        events=("issues", "issue_comment"),
+        signature_header="X-Hub-Signature-256",
+        # The same GUID on a manual redelivery.
+        delivery_id_header="x-github-delivery",
+        event_header="x-github-event",
+        kept_headers=(
+            "x-github-event",
+            "x-github-delivery",
+            "x-github-hook-id",
+            *COMMON_KEPT_HEADERS,
+        ),
+        setup_steps=(
+            "In the repository's Settings > Webhooks, add a webhook.",
+            "Payload URL: the url in this answer; content type application/json.",
+            "Secret: this integration's webhook secret.",
+            "Events: Issues and Issue comments.",
+        ),
+    ),
+    # A create either lands or not within the request; no index to wait for.
+    resend_window=timedelta(0),
+)
