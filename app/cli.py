@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -88,40 +89,69 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
 @tokens_app.command("create")
 def tokens_create(
     scope: Annotated[Scope, typer.Option(help="read < write < admin")] = Scope.READ,
-    name: Annotated[str, typer.Option(help="Shown in every change this token makes")] = "cli",
+    name: Annotated[
+        str, typer.Option(help="Unique; shown in every change this token makes")
+    ] = "cli",
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
     engine = make_engine(get_settings().resolved_database_url())
-    with session_scope(engine) as session:
-        token, plain = auth_service.create(session, name=name, scope=scope)
-        token_id = token.id
+    try:
+        with session_scope(engine) as session:
+            token, plain = auth_service.create(session, name=name, scope=scope)
+            token_id, token_name = token.id, token.name
+    except AppError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(1) from exc
     typer.echo(plain)
     typer.echo(
-        f"Token {token_id} ({scope.value}, name {name!r}). It will not be shown again.", err=True
+        f"Token {token_id} ({scope.value}, name {token_name!r}). It will not be shown again.",
+        err=True,
     )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 @tokens_app.command("list")
 def tokens_list() -> None:
-    """List tokens (never their secret part)."""
+    """List tokens, oldest first (never their secret part); times are UTC."""
     engine = make_engine(get_settings().resolved_database_url())
-    with session_scope(engine) as session:
-        for token in auth_service.list_tokens(session):
-            state = "revoked" if token.revoked_at else "active"
-            typer.echo(f"{token.id}  {token.prefix}…  {token.scope:<5}  {state:<7}  {token.name}")
+    with session_scope(engine, read_only=True) as session:
+        tokens = auth_service.list_tokens(session)
+    rows = [("ID", "PREFIX", "SCOPE", "STATE", "CREATED", "REVOKED", "NAME")]
+    rows += [
+        (
+            str(token.id),
+            f"{token.prefix}…",
+            token.scope,
+            "revoked" if token.revoked_at else "active",
+            _when(token.created_at),
+            _when(token.revoked_at),
+            token.name,
+        )
+        for token in tokens
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        typer.echo("  ".join([*cells, row[-1]]))
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token: Annotated[str, typer.Argument(help="Token id or name")]) -> None:
-    """Revoke a token by id or name; it stops working at once."""
+def tokens_revoke(
+    token: Annotated[str, typer.Argument(metavar="NAME_OR_ID", help="Token name or id")],
+) -> None:
+    """Revoke exactly one token by name or id; it stops working at once."""
     engine = make_engine(get_settings().resolved_database_url())
     try:
         with session_scope(engine) as session:
             revoked = auth_service.revoke(session, token)
-            typer.echo(f"Revoked {revoked.id} ({revoked.name}).")
+            revoked_id, revoked_name = revoked.id, revoked.name
     except AppError as exc:
         typer.echo(exc.detail, err=True)
         raise typer.Exit(1) from exc
+    typer.echo(f"Revoked {revoked_id} ({revoked_name}).")
 
 
 if __name__ == "__main__":

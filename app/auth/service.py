@@ -7,12 +7,14 @@ import secrets
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlmodel import Session, select
+from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
 
-from app.auth.models import ApiToken
+from app.auth.models import NAME_MAX_LENGTH, ApiToken
 from app.db import utcnow
 from app.enums import SCOPE_RANK, Scope
-from app.errors import Forbidden, NotFound, Unauthorized
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, field_error
 
 TOKEN_PREFIX = "ft_"  # noqa: S105 - a prefix that makes leaked tokens greppable, not a secret
 
@@ -35,32 +37,88 @@ def hash_token(token: str) -> str:
 
 
 def create(session: Session, *, name: str, scope: Scope) -> tuple[ApiToken, str]:
-    """Create a token and return it with its plain text, which is never stored."""
+    """Create a token and return it with its plain text, which is never stored.
+
+    Names are unique among all tokens, revoked ones included, so that a name always means one
+    token in `tokens revoke` and in the history's actor strings.
+    """
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A token needs a name", errors=[field_error("name", "empty")])
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidInput(
+            f"A token name has at most {NAME_MAX_LENGTH} characters",
+            errors=[field_error("name", f"longer than {NAME_MAX_LENGTH} characters")],
+        )
+    if _is_uuid(name) is not None:
+        # `tokens revoke` takes an id or a name; a name shaped like an id would be ambiguous.
+        raise InvalidInput(
+            "A token name cannot look like a token id",
+            errors=[field_error("name", "shaped like a UUID")],
+        )
+    taken = (
+        f"A token named {name!r} already exists (revoked tokens keep their names too); "
+        "choose another name"
+    )
+    if session.exec(select(ApiToken.id).where(ApiToken.name == name)).first() is not None:
+        raise Conflict(taken)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(name=name, scope=scope.value, token_hash=hash_token(plain), prefix=plain[:10])
     session.add(token)
-    session.flush()
+    # Two concurrent creates can both pass the check above; the unique constraint decides, and
+    # the caller's transaction is rolled back as a whole.
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(taken) from exc
     return token, plain
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
-    return list(session.exec(select(ApiToken).order_by(ApiToken.created_at)))  # type: ignore[arg-type]
+    """Every token, active and revoked, oldest first."""
+    query = select(ApiToken).order_by(col(ApiToken.created_at), col(ApiToken.id))
+    return list(session.exec(query))
 
 
 def revoke(session: Session, token_id_or_name: str) -> ApiToken:
-    query = select(ApiToken).where(ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
-    try:
-        query = query.where(ApiToken.id == UUID(token_id_or_name))
-    except ValueError:
-        query = query.where(ApiToken.name == token_id_or_name)
-    tokens = list(session.exec(query))
-    if not tokens:
-        raise NotFound(f"No active token with id or name {token_id_or_name!r}")
-    for token in tokens:
-        token.revoked_at = utcnow()
-        session.add(token)
+    """Revoke the one token with this id or name.
+
+    Refuses, revoking nothing, when nothing matches, when the token is already revoked, or when
+    the argument matches more than one token (a database not yet migrated to unique names, or a
+    name that equals another token's id).
+    """
+    wanted = token_id_or_name.strip()
+    token_id = _is_uuid(wanted)
+    condition = col(ApiToken.name) == wanted
+    if token_id is not None:
+        condition = or_(condition, col(ApiToken.id) == token_id)
+    query = select(ApiToken).where(condition).order_by(col(ApiToken.created_at))
+    matches = list(session.exec(query))
+    if not matches:
+        raise NotFound(f"No token with id or name {wanted!r}")
+    if len(matches) > 1:
+        ids = ", ".join(str(token.id) for token in matches)
+        raise Conflict(
+            f"{wanted!r} matches {len(matches)} tokens ({ids}); nothing was revoked. "
+            "Revoke one of them by its id."
+        )
+    token = matches[0]
+    if token.revoked_at is not None:
+        raise Conflict(
+            f"Token {token.id} ({token.name}) was already revoked at "
+            f"{token.revoked_at.isoformat(timespec='seconds')}"
+        )
+    token.revoked_at = utcnow()
+    session.add(token)
     session.flush()
-    return tokens[0]
+    return token
+
+
+def _is_uuid(value: str) -> UUID | None:
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
 
 
 def authenticate(session: Session, authorization: str | None, required: Scope) -> Caller:
