@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from app.auth import service as auth_service
+from app.auth.models import ApiToken
 from app.cli import app as cli
+from app.db import session_scope
 from app.main import create_app
 from app.settings import Settings, SyncPolicy, get_settings
 
@@ -39,6 +43,90 @@ def test_tokens_created_by_the_cli_work_and_revoking_stops_them(env: Settings) -
         assert client.get("/v1/integrations").status_code == 401
     unknown = runner.invoke(cli, ["tokens", "revoke", "nobody"])
     assert unknown.exit_code == 1
+
+
+@pytest.fixture
+def on_test_database(
+    database_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """The CLI pointed at the migrated database under test (SQLite and PostgreSQL)."""
+    monkeypatch.setenv("FOLLOWTHROUGH_DATABASE_URL", database_url)
+    monkeypatch.setenv("FOLLOWTHROUGH_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield engine
+    get_settings.cache_clear()
+
+
+def _states(engine: Engine) -> dict[str, bool]:
+    """Each token's name and whether it is revoked."""
+    with session_scope(engine) as session:
+        return {t.name: t.revoked_at is not None for t in auth_service.list_tokens(session)}
+
+
+def test_creating_a_second_token_with_a_taken_name_fails(on_test_database: Engine) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["tokens", "create", "--name", "deploy"]).exit_code == 0
+    assert runner.invoke(cli, ["tokens", "revoke", "deploy"]).exit_code == 0
+    again = runner.invoke(cli, ["tokens", "create", "--scope", "admin", "--name", "deploy"])
+    assert again.exit_code == 1
+    assert "A token named 'deploy' already exists" in again.stderr
+    assert "ft_" not in again.stdout
+    assert _states(on_test_database) == {"deploy": True}
+
+
+def test_revoke_by_name_or_id_revokes_exactly_one_token(on_test_database: Engine) -> None:
+    runner = CliRunner()
+    for name in ("laptop", "laptop-2", "ci"):
+        assert runner.invoke(cli, ["tokens", "create", "--name", name]).exit_code == 0
+    by_name = runner.invoke(cli, ["tokens", "revoke", "laptop"])
+    assert by_name.exit_code == 0, by_name.output
+    assert "(laptop)" in by_name.stdout
+    with session_scope(on_test_database) as session:
+        ci_id = next(t.id for t in auth_service.list_tokens(session) if t.name == "ci")
+    assert runner.invoke(cli, ["tokens", "revoke", str(ci_id)]).exit_code == 0
+    assert _states(on_test_database) == {"laptop": True, "laptop-2": False, "ci": True}
+
+
+def test_revoke_refuses_without_revoking_anything(on_test_database: Engine) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["tokens", "create", "--name", "gone"]).exit_code == 0
+    assert runner.invoke(cli, ["tokens", "create", "--name", "kept"]).exit_code == 0
+    assert runner.invoke(cli, ["tokens", "revoke", "gone"]).exit_code == 0
+    with session_scope(on_test_database) as session:
+        kept = next(t for t in auth_service.list_tokens(session) if t.name == "kept")
+        # A name equal to another token's id, as older data may hold.
+        session.add(ApiToken(name=str(kept.id), scope="read", token_hash="2" * 64, prefix="ft_z"))
+
+    again = runner.invoke(cli, ["tokens", "revoke", "gone"])
+    assert again.exit_code == 1 and "already revoked" in again.stderr
+    unknown = runner.invoke(cli, ["tokens", "revoke", "nobody"])
+    assert unknown.exit_code == 1 and "No token with id or name 'nobody'" in unknown.stderr
+    ambiguous = runner.invoke(cli, ["tokens", "revoke", str(kept.id)])
+    assert ambiguous.exit_code == 1
+    assert "matches 2 tokens" in ambiguous.stderr and "nothing was revoked" in ambiguous.stderr
+    assert _states(on_test_database) == {"gone": True, "kept": False, str(kept.id): False}
+
+
+def test_tokens_list_tells_tokens_apart(on_test_database: Engine) -> None:
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["tokens", "create", "--name", "old", "--scope", "write"]).exit_code == 0
+    )
+    assert runner.invoke(cli, ["tokens", "create", "--name", "new"]).exit_code == 0
+    assert runner.invoke(cli, ["tokens", "revoke", "old"]).exit_code == 0
+    listed = runner.invoke(cli, ["tokens", "list"])
+    assert listed.exit_code == 0, listed.output
+    header, *lines = listed.stdout.splitlines()
+    assert header.split() == ["ID", "PREFIX", "SCOPE", "STATE", "CREATED", "REVOKED", "NAME"]
+    with session_scope(on_test_database) as session:
+        tokens = auth_service.list_tokens(session)
+    assert [line.split()[0] for line in lines] == [str(t.id) for t in tokens]
+    old, new = (line.split() for line in lines)
+    assert old[1] == f"{tokens[0].prefix}…" and old[2:4] == ["write", "revoked"]
+    revoked_at = tokens[0].revoked_at
+    assert revoked_at is not None
+    assert old[-1] == "old" and old[-3] == revoked_at.strftime("%Y-%m-%d")
+    assert new[2:4] == ["read", "active"] and new[-2:] == ["-", "new"]
 
 
 def test_the_secret_key_is_generated_once_and_kept(env: Settings) -> None:
