@@ -86,8 +86,26 @@ def test_integration(
 
 @router.post("/{integration_id}/webhook", response_model=WebhookSetup)
 def webhook_setup(
-    integration_id: UUID, session: SessionDep, _: Admin, settings: SettingsDep, box: BoxDep
+    integration_id: UUID,
+    session: SessionDep,
+    _: Admin,
+    settings: SettingsDep,
+    box: BoxDep,
+    request: Request,
+    response: Response,
 ) -> WebhookSetup:
     """Register this integration's webhook in the tracker where its API allows (GitHub,
-    Linear); otherwise return the URL, events and steps to configure it by hand (Jira)."""
-    return integrations_service.webhook_setup(session, integration_id, settings.public_url, box)
+    Linear); otherwise return the URL, events and steps to configure it by hand (Jira).
+
+    When this call generates the webhook secret and the steps are manual, the answer carries
+    it in `secret`, this once: no later call returns it. Set `webhook_secret` to null and call
+    again to get a new one. An answer kept for an Idempotency-Key never carries a secret."""
+    # The answer may carry a secret: no cache keeps a copy.
+    response.headers["Cache-Control"] = "no-store"
+    return integrations_service.webhook_setup(
+        session,
+        integration_id,
+        settings.public_url,
+        box,
+        replayable="idempotency-key" in request.headers,
+    )

@@ -1,27 +1,24 @@
-import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from app.enums import TrackerKind
 from app.validation import Label, Name, Slug, Url
+from connectors import registry
 
 Project = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 IssueType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
-
-CREDENTIAL_SHAPES: dict[TrackerKind, list[set[str]]] = {
-    TrackerKind.GITHUB: [{"token"}],
-    TrackerKind.JIRA: [{"email", "api_token"}, {"pat"}],
-    TrackerKind.LINEAR: [{"api_key"}, {"oauth_token"}],
-}
-PROJECT_PATTERNS = {
-    TrackerKind.GITHUB: r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
-    TrackerKind.JIRA: r"^[A-Z][A-Z0-9_]{0,19}$",
-    TrackerKind.LINEAR: r"^\S+$",
-}
+PROJECT_HINTS = "; ".join(f"{p.display_name}: {p.project_hint}" for p in registry.PROFILES.values())
 
 
 class IntegrationOptions(BaseModel):
@@ -66,13 +63,6 @@ class RouteRead(BaseModel):
     issue_type: str | None
 
 
-def _check_credentials(kind: TrackerKind, credentials: dict[str, str]) -> None:
-    shapes = CREDENTIAL_SHAPES[kind]
-    if set(credentials) not in shapes:
-        expected = " or ".join("{" + ", ".join(sorted(shape)) + "}" for shape in shapes)
-        raise ValueError(f"credentials for {kind} must be exactly {expected}")
-
-
 class IntegrationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: TrackerKind
@@ -82,9 +72,7 @@ class IntegrationCreate(BaseModel):
         description="Write-only; encrypted at rest, never returned"
     )
     webhook_secret: Secret | None = Field(None, description="Write-only; verifies inbound webhooks")
-    default_project: Project = Field(
-        description="GitHub owner/repo, Jira project key, or Linear team id"
-    )
+    default_project: Project = Field(description=PROJECT_HINTS)
     default_issue_type: IssueType | None = None
     labels: Annotated[list[Label], Field(max_length=20)] = []
     options: IntegrationOptions = IntegrationOptions()
@@ -92,14 +80,29 @@ class IntegrationCreate(BaseModel):
     is_default: bool = Field(False, description="Used for teams that have no route")
     max_concurrency: int = Field(2, ge=1, le=16)
 
-    @model_validator(mode="after")
-    def _shape(self) -> "IntegrationCreate":
-        _check_credentials(self.kind, self.credentials)
-        if not re.match(PROJECT_PATTERNS[self.kind], self.default_project):
-            raise ValueError(
-                f"default_project {self.default_project!r} is not a valid {self.kind} target"
-            )
-        return self
+    @field_validator("credentials")
+    @classmethod
+    def _credentials_fit_the_tracker(cls, value: dict[str, str], info: ValidationInfo) -> Any:
+        if "kind" in info.data:
+            registry.profile(info.data["kind"]).parse_credentials(value)
+        return value
+
+    @field_validator("default_project")
+    @classmethod
+    def _project_fits_the_tracker(cls, value: str, info: ValidationInfo) -> str:
+        if "kind" in info.data:
+            registry.profile(info.data["kind"]).check_project(value, "default_project")
+        return value
+
+    @field_validator("routes")
+    @classmethod
+    def _route_projects_fit_the_tracker(cls, value: list[RouteIn], info: ValidationInfo) -> Any:
+        if "kind" in info.data:
+            profile = registry.profile(info.data["kind"])
+            for index, route in enumerate(value):
+                if route.project is not None:
+                    profile.check_project(route.project, f"routes[{index}].project")
+        return value
 
 
 class IntegrationUpdate(BaseModel):
@@ -158,5 +161,10 @@ class WebhookSetup(BaseModel):
     url: str
     events: list[str]
     secret_configured: bool
+    secret: str | None = Field(
+        None,
+        description="The webhook secret to paste into the tracker by hand; only in the answer "
+        "of the call that generated it, and only when the tracker could not be set up by API",
+    )
     signature_header: str
     instructions: str

@@ -16,7 +16,6 @@ from app.enums import TrackerKind
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.integrations.models import Integration, TeamRoute
 from app.integrations.schemas import (
-    CREDENTIAL_SHAPES,
     IntegrationCreate,
     IntegrationOptions,
     IntegrationRead,
@@ -38,7 +37,7 @@ from connectors.base import (
     RetryableConnectorError,
     Target,
 )
-from connectors.base import TrackerKind as ConnectorKind
+from connectors.profile import TrackerProfile
 
 logger = logging.getLogger("followthrough.integrations")
 
@@ -84,15 +83,20 @@ def update(
             raise InvalidInput(
                 f"{name} cannot be null", errors=[field_error(f"body.{name}", "may not be null")]
             )
-    kind = TrackerKind(integration.kind)
+    profile = registry.profile(TrackerKind(integration.kind))
     if data.credentials is not None:
-        if set(data.credentials) not in CREDENTIAL_SHAPES[kind]:
-            shapes = " or ".join("{" + ", ".join(sorted(s)) + "}" for s in CREDENTIAL_SHAPES[kind])
+        try:
+            profile.parse_credentials(data.credentials)
+        except ValueError as exc:
             raise InvalidInput(
-                f"credentials for {kind} must be exactly {shapes}",
-                errors=[field_error("body.credentials", "wrong set of fields")],
-            )
+                str(exc), errors=[field_error("body.credentials", "wrong set of fields")]
+            ) from None
         integration.credentials_sealed = box.seal(data.credentials)
+    if data.default_project is not None:
+        _check_project(profile, data.default_project, "default_project")
+    for index, route in enumerate(data.routes or []):
+        if route.project is not None:
+            _check_project(profile, route.project, f"routes[{index}].project")
     if "webhook_secret" in fields:
         integration.webhook_secret_sealed = (
             box.seal(data.webhook_secret) if data.webhook_secret else None
@@ -119,6 +123,15 @@ def update(
     if data.routes is not None:
         _set_routes(session, integration, data.routes)
     return integration
+
+
+def _check_project(profile: TrackerProfile, project: str, where: str) -> None:
+    try:
+        profile.check_project(project, where)
+    except ValueError as exc:
+        raise InvalidInput(
+            str(exc), errors=[field_error(f"body.{where}", f"expected {profile.project_hint}")]
+        ) from None
 
 
 def delete_integration(session: Session, integration_id: UUID) -> None:
@@ -214,7 +227,7 @@ def connector_for(integration: Integration, box: SecretBox) -> Connector:
         timeout=options.timeout_seconds,
         options=options.model_dump(),
     )
-    return registry.build(ConnectorKind(integration.kind), config)
+    return registry.build(TrackerKind(integration.kind), config)
 
 
 def test_connection(
@@ -265,64 +278,73 @@ def route_for(
     )
 
 
-WEBHOOK_EVENTS = {
-    TrackerKind.GITHUB: (["issues", "issue_comment"], "X-Hub-Signature-256"),
-    TrackerKind.JIRA: (
-        ["jira:issue_updated", "jira:issue_deleted", "comment_created"],
-        "X-Hub-Signature",
-    ),
-    TrackerKind.LINEAR: (["Issue", "Comment"], "Linear-Signature"),
-}
-WEBHOOK_STEPS = {
-    TrackerKind.GITHUB: (
-        "In the repository's Settings > Webhooks, add a webhook with this payload URL, content type "
-        "application/json, the integration's webhook secret, and the events Issues and Issue comments."
-    ),
-    TrackerKind.JIRA: (
-        "In Jira administration > System > WebHooks, create a webhook with this URL, the integration's "
-        "webhook secret, a JQL filter for the project, and the events Issue updated, Issue deleted and "
-        "Comment created."
-    ),
-    TrackerKind.LINEAR: (
-        "In Linear Settings > API > Webhooks (workspace admin), create a webhook with this URL for the "
-        "team, resource types Issue and Comment, and copy Linear's signing secret into the integration's "
-        "webhook_secret."
-    ),
-}
-
-
 def webhook_setup(
-    session: Session, integration_id: UUID, public_url: str, box: SecretBox
+    session: Session,
+    integration_id: UUID,
+    public_url: str,
+    box: SecretBox,
+    *,
+    replayable: bool = False,
 ) -> WebhookSetup:
     """Register the webhook in the tracker where its API allows (GitHub repository hooks,
-    Linear webhookCreate); otherwise say exactly what to configure by hand. A webhook secret is
-    generated and stored (encrypted) when the integration has none."""
+    Linear webhookCreate); otherwise say exactly what to configure by hand.
+
+    A webhook secret is generated and stored (encrypted) when the integration has none. It is
+    handed out in this one answer only when an admin has to paste it into the tracker by hand;
+    no later call returns it (to replace it, set `webhook_secret` to null and call again).
+    A `replayable` answer (kept for an Idempotency-Key) never carries one: the secret is then
+    not generated for manual steps, and the answer says to call again without the key."""
     integration = get(session, integration_id)
-    kind = TrackerKind(integration.kind)
-    events, header = WEBHOOK_EVENTS[kind]
+    webhook = registry.profile(TrackerKind(integration.kind)).webhook
     url = f"{public_url.rstrip('/')}/v1/webhooks/{integration.id}"
+    generated: str | None = None
     if integration.webhook_secret_sealed is None:
-        integration.webhook_secret_sealed = box.seal(secrets.token_urlsafe(32))
+        generated = secrets.token_urlsafe(32)
+        integration.webhook_secret_sealed = box.seal(generated)
         integration.updated_at = utcnow()
         session.add(integration)
         session.flush()
-    secret = box.open(integration.webhook_secret_sealed)
+    secret = generated or box.open(integration.webhook_secret_sealed)
     target = Target(project=integration.default_project)
     try:
         hook_id = connector_for(integration, box).register_webhook(target, url, secret)
     except ConnectorError as exc:
+        # The request fails, so a secret generated above is not kept; the steps say so.
         raise InvalidInput(
-            f"{integration.name} refused to create the webhook: {exc.message}; set it up by hand: "
-            + WEBHOOK_STEPS[kind]
+            f"{integration.name} refused to create the webhook: {exc.message}; set it up by hand"
+            f" with the URL {url}. {webhook.instructions(str(integration.id))}"
         ) from exc
+    registered = hook_id is not None
+    instructions = (
+        "Registered in the tracker." if registered else webhook.instructions(str(integration.id))
+    )
+    if not registered and generated and replayable:
+        # The middleware stores a replayable answer as it is: a secret must not be in it.
+        integration.webhook_secret_sealed = None
+        session.add(integration)
+        session.flush()
+        generated = None
+        instructions += (
+            " This integration has no webhook secret yet, and this answer is kept for its"
+            " Idempotency-Key, so it cannot carry one: call again without Idempotency-Key to"
+            " get a secret, shown once."
+        )
+    elif not registered:
+        instructions += (
+            " The webhook secret is in this answer's secret field and is shown only this once."
+            if generated
+            else " The webhook secret is the one this integration already has; it is never"
+            " shown again (set webhook_secret to null and call this again for a new one)."
+        )
     return WebhookSetup(
-        registered=hook_id is not None,
+        registered=registered,
         tracker_webhook_id=hook_id,
         url=url,
-        events=events,
-        secret_configured=True,
-        signature_header=header,
-        instructions="Registered in the tracker." if hook_id else WEBHOOK_STEPS[kind],
+        events=list(webhook.events),
+        secret_configured=integration.webhook_secret_sealed is not None,
+        secret=generated if not registered else None,
+        signature_header=webhook.signature_header,
+        instructions=instructions,
     )
 
 

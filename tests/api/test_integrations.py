@@ -102,6 +102,7 @@ def test_each_tracker_takes_its_credential_shapes(
             {"kind": "jira", "credentials": {"pat": "x"}, "default_project": "ops"},
             "default_project",
         ),
+        ({"routes": [{"team": "x", "project": "not a repo"}]}, "routes[0].project"),
         ({"kind": "gitlab"}, "body.kind"),
         ({"base_url": "ftp://x"}, "body.base_url"),
         ({"max_concurrency": 0}, "body.max_concurrency"),
@@ -115,6 +116,58 @@ def test_bad_integration_input_says_what_and_where(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert where in json.dumps(response.json())
     assert client.get("/v1/integrations").json()["items"] == []
+
+
+def test_wrong_credentials_name_every_accepted_shape_and_no_value(client: TestClient) -> None:
+    response = client.post(
+        "/v1/integrations",
+        json=github_integration(kind="jira", credentials={"api_key": "lin-secret-value"}),
+    )
+    assert response.status_code == 422
+    assert "must be exactly {api_token, email} or {pat}" in response.json()["detail"]
+    assert response.json()["errors"][0]["path"] == "body.credentials"
+    assert "lin-secret-value" not in response.text
+
+
+def test_a_credential_value_that_does_not_fit_is_refused_without_echoing_it(
+    client: TestClient,
+) -> None:
+    response = client.post(
+        "/v1/integrations",
+        json=github_integration(
+            kind="jira",
+            default_project="OPS",
+            credentials={"email": "not-an-address", "api_token": "tok-secret-value"},
+        ),
+    )
+    assert response.status_code == 422
+    assert "email not accepted" in response.json()["detail"]
+    assert "not-an-address" not in response.text
+    assert "tok-secret-value" not in response.text
+
+
+def test_project_must_look_like_the_trackers(client: TestClient) -> None:
+    response = client.post(
+        "/v1/integrations",
+        json=github_integration(kind="jira", credentials={"pat": "x"}, default_project="ops"),
+    )
+    assert response.status_code == 422
+    assert "expected a project key such as OPS" in response.json()["detail"]
+
+
+def test_patch_checks_projects_against_the_tracker(client: TestClient) -> None:
+    make_team(client, "payments")
+    created = client.post("/v1/integrations", json=github_integration()).json()
+    url = f"/v1/integrations/{created['id']}"
+    response = client.patch(url, json={"default_project": "not a repo"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "body.default_project"
+    assert "owner/repo" in response.json()["detail"]
+    response = client.patch(url, json={"routes": [{"team": "payments", "project": "acme"}]})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "body.routes[0].project"
+    assert client.get(url).json()["default_project"] == "acme/api"
+    assert client.patch(url, json={"default_project": "acme/web"}).status_code == 200
 
 
 def test_duplicate_name_is_a_conflict(client: TestClient) -> None:
@@ -172,6 +225,7 @@ def test_patch_replaces_credentials_and_keeps_them_hidden(client: TestClient) ->
         f"/v1/integrations/{created['id']}", json={"credentials": {"api_key": "x"}}
     )
     assert response.status_code == 422
+    assert response.json()["detail"] == "credentials for github must be exactly {token}"
     response = client.patch(
         f"/v1/integrations/{created['id']}",
         json={"credentials": {"token": "new"}, "labels": ["pm"]},
