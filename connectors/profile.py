@@ -61,9 +61,12 @@ class WebhookProfile:
                 return named
         return ""
 
-    def instructions(self) -> str:
-        """The set-up steps as one text, numbered."""
-        return " ".join(f"{n}. {step}" for n, step in enumerate(self.setup_steps, start=1))
+    def instructions(self, integration_id: str = "{id}") -> str:
+        """The set-up steps as one text, numbered; "{id}" in a step names the integration."""
+        return " ".join(
+            f"{n}. {step.replace('{id}', integration_id)}"
+            for n, step in enumerate(self.setup_steps, start=1)
+        )
 
 
 @dataclass(frozen=True)

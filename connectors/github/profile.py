@@ -36,7 +36,8 @@ PROFILE = TrackerProfile(
         setup_steps=(
             "In the repository's Settings > Webhooks, add a webhook.",
             "Payload URL: the url in this answer; content type application/json.",
-            "Secret: this integration's webhook secret.",
+            "Secret: this integration's webhook secret; if it has none, choose one and set it"
+            " as its webhook_secret too (PATCH /v1/integrations/{id}).",
             "Events: Issues and Issue comments.",
         ),
     ),
