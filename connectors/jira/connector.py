@@ -34,13 +34,15 @@ from connectors.base import (
     TicketState,
     TrackerKind,
 )
-from connectors.jira import mapping
+from connectors.jira import mapping, workflow
+from connectors.markdown import state_change_comment
 
 log = logging.getLogger(__name__)
 
 _SNAPSHOT_FIELDS = "status,resolution,assignee,duedate,labels,updated"
-# More than one issue per marker only happens after a lost create answer was retried too early.
-_MARKER_SEARCH_LIMIT = 10
+# More than one issue per marker only happens after a lost create answer was retried too early;
+# a page or two at most, but never an endless walk.
+_MARKER_SEARCH_PAGES = 10
 # Keys per reconciliation search: Jira's page size for /search/jql.
 _BATCH = 50
 
@@ -65,7 +67,12 @@ class JiraConnector:
       (default: Won't Do, Won't Fix, Duplicate, Cannot Reproduce, Declined);
     - `site_url`: the site people browse, when `base_url` is the OAuth gateway
       (`https://api.atlassian.com/ex/jira/<cloudId>`); defaults to `base_url`;
-    - `priority_names`: our priority -> Jira priority name; priorities not listed are not sent.
+    - `priority_names`: our priority -> Jira priority name; priorities not listed are not sent;
+    - `done_transition`, `wont_do_transition`, `reopen_transition`: the transition (or target
+      status) name `set_state` prefers, case-insensitive; otherwise it goes by status category;
+    - `done_resolution` (default "Done"), `wont_do_resolution` ("Won't Do"),
+      `duplicate_resolution` ("Duplicate"): the resolution `set_state` sets when the transition
+      screen has the field. The last two, when given, also count as won't-do resolutions.
     """
 
     kind: ClassVar[TrackerKind] = TrackerKind.JIRA
@@ -79,7 +86,15 @@ class JiraConnector:
         wont_do = options.get("wont_do_resolutions")
         if wont_do is None:
             wont_do = mapping.DEFAULT_WONT_DO_RESOLUTIONS
-        self._wont_do = mapping.normalised_names([wont_do] if isinstance(wont_do, str) else wont_do)
+        self._workflow = workflow.WorkflowOptions.from_options(options)
+        # Resolutions named for set_state must read back as won't do; the defaults for them
+        # are in the default won't-do set already, and an explicit set stays as given.
+        chosen = [
+            options[n] for n in ("wont_do_resolution", "duplicate_resolution") if options.get(n)
+        ]
+        self._wont_do = mapping.normalised_names(
+            [*([wont_do] if isinstance(wont_do, str) else wont_do), *map(str, chosen)]
+        )
         self._priority_names: dict[str, str] = dict(options.get("priority_names") or {})
         self._client = JIRA(
             server=server,
@@ -119,37 +134,48 @@ class JiraConnector:
     def find_by_marker(
         self, target: Target, marker: str, created_after: datetime
     ) -> TicketRef | None:
+        """The oldest issue carrying the marker (see `find_all_by_marker`); when several do,
+        the rest are logged."""
+        found = self.find_all_by_marker(target, marker, created_after)
+        if len(found) > 1:
+            keys = [ref.external_key for ref in found]
+            log.warning(
+                "Jira issues %s all carry marker label %s; using the oldest",
+                keys,
+                mapping.marker_label(marker),
+            )
+        return found[0] if found else None
+
+    def find_all_by_marker(
+        self, target: Target, marker: str, created_after: datetime
+    ) -> list[TicketRef]:
         """JQL on the marker label (JQL cannot see issue properties without an app that indexes
-        them). `created_after` is not sent: the label is unique, and JQL compares dates in the
-        account's time zone, which would only add a way to miss the issue.
+        them), oldest first. `created_after` is not sent: the label is unique, and JQL compares
+        dates in the account's time zone, which would only add a way to miss the issue.
 
         /search/jql is eventually consistent, so a fresh issue can be missing for a while;
-        the caller keeps asking before it creates again. If several issues carry the marker,
-        the oldest is returned and the rest are logged."""
-        label = mapping.marker_label(marker)
+        the caller keeps asking before it creates again."""
+        jql = mapping.marker_jql(mapping.marker_label(marker))
+        found: list[tuple[datetime, int, TicketRef]] = []
+        token: str | None = None
         with self._calls("search by marker"):
-            # fields=[] keeps the library from calling GET /field to translate field names
-            # (not an endpoint we use); the search then answers issue ids only.
-            found = self._client.enhanced_search_issues(
-                mapping.marker_jql(label),
-                fields=[],
-                maxResults=_MARKER_SEARCH_LIMIT,
-                json_result=True,
-            )
-            if not isinstance(found, dict):
-                raise mapping.UnexpectedAnswerError(f"search answered {found!r:.200}")
-            ids = sorted(
-                (str(issue["id"]) for issue in found.get("issues") or [] if "id" in issue),
-                key=lambda issue_id: (len(issue_id), issue_id),  # numeric order
-            )
-            if not ids:
-                return None
-            if len(ids) > 1:
-                log.warning(
-                    "Jira issues %s all carry marker label %s; using the oldest", ids, label
-                )
-            issue = self._client.issue(ids[0], fields="labels")
-            return mapping.ref_from_issue(issue.raw, self._site_url)
+            for _ in range(_MARKER_SEARCH_PAGES):
+                params = {"jql": jql, "fields": "created", "maxResults": str(_BATCH)}
+                # Straight to /search/jql: the library would first call GET /field to
+                # translate the field names, an endpoint we do not otherwise use.
+                answer = self._client._session.get(
+                    self._client._get_url("search/jql"),
+                    params=params | ({"nextPageToken": token} if token else {}),
+                ).json()
+                for raw in answer.get("issues") or []:
+                    created = mapping.parse_timestamp(str((raw.get("fields") or {})["created"]))
+                    ref = mapping.ref_from_issue(raw, self._site_url)
+                    found.append((created, int(ref.external_id), ref))
+                token = answer.get("nextPageToken")
+                if answer.get("isLast", True) or not token:
+                    break
+        # Issues made in the same millisecond: the lower id is the older.
+        return [ref for _, _, ref in sorted(found, key=lambda item: item[:2])]
 
     def update_ticket(self, ref: TicketRef, changes: TicketChanges) -> None:
         """PUT the changed summary/description/assignee/duedate/labels; marker labels stay."""
@@ -159,6 +185,58 @@ class JiraConnector:
             issue = self._client.issue(self._issue_id(ref), fields="labels")
             current = (issue.raw.get("fields") or {}).get("labels") or []
             issue.update(fields=mapping.edit_fields(changes, current))
+
+    def set_state(
+        self,
+        ref: TicketRef,
+        state: TicketState,
+        *,
+        comment: str | None = None,
+        duplicate_of: TicketRef | None = None,
+    ) -> TicketSnapshot:
+        """Read the issue; unless it is already where asked (OPEN counts any status outside
+        the done category), read its transitions with their screen fields, choose one (see
+        `workflow.plan`), add the comment (ADF; "Duplicate of <key>" first for a duplicate),
+        then POST the transition with the resolution its screen takes. Returns the issue as
+        read after the change, which tells the caller what the workflow really did."""
+        text = state_change_comment(state, comment, duplicate_of)
+        before = self.fetch_state(ref)
+        arrived = before.state is state or (
+            state is TicketState.OPEN and before.state is TicketState.IN_PROGRESS
+        )
+        if arrived:
+            if text is None:
+                return before
+            self.comment(ref, text)
+            return self.fetch_state(ref)
+        issue_id = self._issue_id(ref)
+        with self._calls(f"read the transitions of {ref.external_key}"):
+            transitions = self._client.transitions(issue_id, expand="transitions.fields")
+            if not isinstance(transitions, list):
+                raise mapping.UnexpectedAnswerError(f"transitions answered {transitions!r:.200}")
+        try:
+            move = workflow.plan(
+                transitions,
+                state,
+                duplicate=duplicate_of is not None,
+                options=self._workflow,
+                wont_do=self._wont_do,
+            )
+        except workflow.NoTransition as exc:
+            raise PermanentConnectorError(
+                f"Jira cannot move {ref.external_key} from {before.raw_status!r} to "
+                f"{state.value}: {exc}"
+            ) from exc
+        if text is not None:
+            self.comment(ref, text)
+        body: dict[str, Any] = {"transition": {"id": move.transition_id}}
+        if move.fields:
+            body["fields"] = move.fields
+        with self._calls(f"transition {ref.external_key} with {move.name!r}"):
+            self._client._session.post(
+                self._client._get_url(f"issue/{issue_id}/transitions"), data=json.dumps(body)
+            )
+        return self.fetch_state(ref)
 
     def fetch_state(self, ref: TicketRef) -> TicketSnapshot:
         """Status category decides open/in progress/closed; the resolution decides done vs

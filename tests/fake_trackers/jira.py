@@ -36,6 +36,7 @@ from tests.fake_trackers.jira_rules import (
     matches,
     parse_jql,
 )
+from tests.fake_trackers.jira_workflow import JiraWorkflow
 from tests.fake_trackers.server import FakeTrackerServer, Reply, Request
 
 SPEC = "jira/openapi/jira-platform-v3-subset.openapi.json"
@@ -60,9 +61,10 @@ def _now() -> str:
     return shapes.jira_time(datetime.now(UTC))
 
 
-class FakeJira(FakeTrackerServer):
+class FakeJira(JiraWorkflow, FakeTrackerServer):
     """Stored issues live in `issues` (by key), each `{"id", "key", "fields", "properties",
-    "comments"}` with `fields` as Jira renders them."""
+    "comments"}` with `fields` as Jira renders them; the workflow (statuses, transitions,
+    resolutions) in `workflow` (see jira_workflow)."""
 
     def __init__(
         self,
@@ -78,8 +80,6 @@ class FakeJira(FakeTrackerServer):
         self.projects = {"OPS": "10000", "ENG": "10001"}
         self.issue_types = {"Task": "10001", "Bug": "10002", "Story": "10003"}
         self.priorities = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
-        self.resolutions: dict[str, str] = {}
-        self.statuses: dict[str, str] = {}
         self.issues: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(10000)
         self._comment_ids = itertools.count(20000)
@@ -92,17 +92,6 @@ class FakeJira(FakeTrackerServer):
         """The stored issue (the live dict the fake keeps)."""
         with self.lock:
             return self.issues[key]
-
-    def transition(
-        self, key: str, status_name: str, category: str, resolution: str | None = None
-    ) -> None:
-        """Move an issue as a person would in the UI: status (and its category) and resolution."""
-        with self.lock:
-            fields = self.issues[key]["fields"]
-            fields["status"] = self._status(status_name, category)
-            fields["resolution"] = self._resolution(resolution) if resolution else None
-            fields["resolutiondate"] = _now() if resolution else None
-            fields["statuscategorychangedate"] = fields["updated"] = _now()
 
     def requests_to(self, method: str, path: str) -> list[Request]:
         """Requests with this method whose path is exactly `path` (e.g. "/rest/api/3/issue")."""
@@ -161,7 +150,9 @@ class FakeJira(FakeTrackerServer):
                 return self._search(request.json())
             params: dict[str, Any] = {key: values[-1] for key, values in query.items()}
             return self._search(params | {"fields": shapes.listed(query.get("fields")) or []})
-        match = re.fullmatch(r"/issue/([^/]+)(/comment|/properties(?:/([^/]+))?)?", path)
+        match = re.fullmatch(
+            r"/issue/([^/]+)(/comment|/transitions|/properties(?:/([^/]+))?)?", path
+        )
         if match is None:
             return shapes.error(404, [f"No fake Jira route for {method} {request.path}"])
         issue = self._find(match.group(1))
@@ -171,6 +162,8 @@ class FakeJira(FakeTrackerServer):
             )
         if match.group(2) == "/comment":
             return self._comments(issue, method, request)
+        if match.group(2) == "/transitions":
+            return self._transitions(issue, method, query, request)
         if match.group(2):
             return self._property(issue, method, match.group(3), request)
         if method == "GET":
@@ -382,14 +375,6 @@ class FakeJira(FakeTrackerServer):
 
     def _user(self, account_id: str) -> dict[str, Any]:
         return shapes.user(self.base_url, account_id, self.users.get(account_id, account_id))
-
-    def _status(self, name: str, category: str) -> dict[str, Any]:
-        status_id = self.statuses.setdefault(name, str(10000 + len(self.statuses)))
-        return shapes.status(self.base_url, status_id, name, category)
-
-    def _resolution(self, name: str) -> dict[str, Any]:
-        resolution_id = self.resolutions.setdefault(name, str(10000 + len(self.resolutions)))
-        return shapes.named(self.base_url, "resolution", resolution_id, name)
 
     def _named(self, kind: str, table: dict[str, str], name: str) -> dict[str, Any]:
         return shapes.named(self.base_url, kind, table[name], name)
