@@ -2,6 +2,9 @@
 
 from enum import StrEnum
 
+# One definition, on the connectors' side: a new tracker is added there, not here.
+from connectors.base import TrackerKind as TrackerKind
+
 
 class Severity(StrEnum):
     SEV1 = "SEV1"
@@ -80,12 +83,6 @@ class Priority(StrEnum):
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
-
-
-class TrackerKind(StrEnum):
-    GITHUB = "github"
-    JIRA = "jira"
-    LINEAR = "linear"
 
 
 class ActionItemStatus(StrEnum):
