@@ -18,7 +18,8 @@ class Integration(SQLModel, table=True):
     base_url: str | None = Field(default=None, max_length=2000)
     credentials_sealed: str = Field(sa_column=Column(Text, nullable=False))
     webhook_secret_sealed: str | None = Field(default=None, sa_column=Column(Text))
-    # GitHub "owner/repo"; Jira project key; Linear team id.
+    # As the tracker's profile says (connectors/<kind>/profile.py): GitHub "owner/repo", Jira
+    # project key, Linear team id.
     default_project: str = Field(max_length=200)
     default_issue_type: str | None = Field(default=None, max_length=100)
     labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
