@@ -17,9 +17,11 @@ from connectors.github import mapping
 from connectors.webhook_support import (
     body_hash,
     hmac_sha256_hex,
+    listed,
     load_json,
     parse_time,
     signature_matches,
+    text_or_none,
 )
 
 SIGNATURE_PREFIX = "sha256="
@@ -91,19 +93,22 @@ def parse_events(
     issue, repository = data.get("issue"), data.get("repository")
     if not isinstance(issue, Mapping) or not isinstance(repository, Mapping):
         raise MalformedPayload(f"a GitHub {event} delivery needs `issue` and `repository`")
+    if not isinstance(action, str):
+        raise MalformedPayload(f"a GitHub {event} delivery needs an `action` string")
     if event == "issue_comment" and action != "created":
         return []
     if event == "issues" and action not in _USED_ACTIONS:
         return []
-    try:
-        key = mapping.external_key(str(repository["full_name"]), int(issue["number"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedPayload(f"issue number or repository name missing: {exc!r}") from exc
+    repo, number = text_or_none(repository.get("full_name")), issue.get("number")
+    if repo is None or not isinstance(number, int) or isinstance(number, bool):
+        raise MalformedPayload("issue number or repository name missing")
+    key = mapping.external_key(repo, number)
     actor = _login(data.get("sender"))
+    # `issue` is the issue after the change, so its labels are the current ones.
     labels = tuple(
-        str(label["name"])
-        for label in issue.get("labels") or []
-        if isinstance(label, Mapping) and label.get("name") is not None
+        label["name"]
+        for label in listed(issue.get("labels"), "issue.labels")
+        if isinstance(label, Mapping) and isinstance(label.get("name"), str)
     )
     delivery = delivery_id(headers, body)
 
@@ -117,7 +122,7 @@ def parse_events(
                 delivery_id=delivery,
                 occurred_at=_utc(comment.get("created_at")),
                 kind=EventKind.COMMENT_ADDED,
-                comment=str(comment.get("body") or ""),
+                comment=comment.get("body") if isinstance(comment.get("body"), str) else "",
                 actor=_login(comment.get("user")) or actor,
                 labels=labels,
             )
@@ -126,19 +131,13 @@ def parse_events(
     occurred_at = _utc(issue.get("updated_at"))
 
     def make(kind: EventKind, **fields: Any) -> TrackerEvent:
+        values: dict[str, Any] = {"actor": actor, "labels": labels, **fields}
         return TrackerEvent(
-            external_key=key,
-            delivery_id=delivery,
-            occurred_at=occurred_at,
-            kind=kind,
-            actor=actor,
-            labels=labels,
-            **fields,
+            external_key=key, delivery_id=delivery, occurred_at=occurred_at, kind=kind, **values
         )
 
     if action == "closed":
-        reason = issue.get("state_reason")
-        reason = str(reason) if reason else None
+        reason = text_or_none(issue.get("state_reason"))
         return [
             make(
                 EventKind.STATE_CHANGED,
@@ -152,9 +151,37 @@ def parse_events(
         # A transferred issue lives on under another repository's key: gone from this one.
         return [make(EventKind.DELETED, state=TicketState.DELETED, raw_status=str(action))]
     if action in ("assigned", "unassigned"):
-        return [make(EventKind.ASSIGNEE_CHANGED, assignee=_login(issue.get("assignee")))]
+        return [make(EventKind.ASSIGNEE_CHANGED, assignee=_assignee_after(action, issue, data))]
     label = data.get("label")
-    if not isinstance(label, Mapping) or label.get("name") is None:
+    name = label.get("name") if isinstance(label, Mapping) else None
+    if not isinstance(name, str):
         raise MalformedPayload(f"an issues.{action} delivery needs `label.name`")
-    kind = EventKind.LABEL_ADDED if action == "labeled" else EventKind.LABEL_REMOVED
-    return [make(kind, label=str(label["name"]))]
+    # The current list can never still hold a label just removed, nor miss one just added
+    # (GitHub's published `unlabeled` example still lists the removed label).
+    if action == "labeled":
+        current = labels if name in labels else (*labels, name)
+        return [make(EventKind.LABEL_ADDED, label=name, labels=current)]
+    current = tuple(other for other in labels if other != name)
+    return [make(EventKind.LABEL_REMOVED, label=name, labels=current)]
+
+
+def _assignee_after(action: str, issue: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
+    """The issue's first assignee after an (un)assignment. The event's own `assignee` is the user
+    added or REMOVED; `issue.assignees` is the list afterwards (the singular `issue.assignee` is
+    deprecated and, on `unassigned`, may still name the removed user), so the list decides."""
+    changed = _login(data.get("assignee"))
+    removed = changed if action == "unassigned" else None
+    if "assignees" in issue:
+        remaining = [
+            login
+            for login in map(_login, listed(issue.get("assignees"), "issue.assignees"))
+            if login is not None and login != removed
+        ]
+        if remaining:
+            return remaining[0]
+        if action == "unassigned":
+            return None
+    if action == "assigned" and changed is not None:
+        return changed
+    current = _login(issue.get("assignee"))
+    return current if current != removed else None

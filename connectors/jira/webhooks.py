@@ -18,9 +18,11 @@ from connectors.jira import mapping
 from connectors.webhook_support import (
     body_hash,
     hmac_sha256_hex,
+    listed,
     load_json,
     parse_time,
     signature_matches,
+    text_or_none,
 )
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,10 @@ def adf_text(node: Any) -> str:
     if kind == "hardBreak":
         return "\n"
     if kind in ("mention", "emoji"):
-        return str((node.get("attrs") or {}).get("text") or "")
-    children = node.get("content") or []
+        attrs = node.get("attrs")
+        return str(attrs.get("text") or "") if isinstance(attrs, Mapping) else ""
+    children = node.get("content")
+    children = children if isinstance(children, list) else []
     if kind in ("paragraph", "heading"):
         return "".join(adf_text(child) for child in children)
     return "\n".join(part for part in (adf_text(child) for child in children) if part)
@@ -84,9 +88,8 @@ def _wont_do(options: Mapping[str, Any]) -> frozenset[str]:
 
 def _state(key: str, fields: Mapping[str, Any], wont_do: frozenset[str]) -> TicketState:
     status = fields.get("status")
-    category = (
-        (status.get("statusCategory") or {}).get("key") if isinstance(status, Mapping) else None
-    )
+    group = status.get("statusCategory") if isinstance(status, Mapping) else None
+    category = group.get("key") if isinstance(group, Mapping) else None
     if not isinstance(category, str):
         raise MalformedPayload(f"a status change of {key} without fields.status.statusCategory")
     resolution = _resolution(fields)
@@ -100,6 +103,19 @@ def _resolution(fields: Mapping[str, Any]) -> str | None:
     if isinstance(resolution, Mapping) and resolution.get("name"):
         return str(resolution["name"])
     return None
+
+
+def _current_labels(fields: Mapping[str, Any], items: list[Any]) -> tuple[str, ...]:
+    """`fields.labels` is the issue after the change; a payload without it still shows the
+    current labels in a `labels` changelog item's `toString` (space-separated)."""
+    if "labels" in fields:
+        return tuple(
+            label for label in listed(fields["labels"], "fields.labels") if isinstance(label, str)
+        )
+    for item in items:
+        if isinstance(item, Mapping) and str(item.get("field") or "").lower() == "labels":
+            return tuple(str(item.get("toString") or "").split())
+    return ()
 
 
 def _user(user: Any) -> str | None:
@@ -133,9 +149,10 @@ def parse_events(
     if event not in _ISSUE_EVENTS:
         return []
     issue = data.get("issue")
-    if not isinstance(issue, Mapping) or not issue.get("key"):
+    issue = issue if isinstance(issue, Mapping) else {}
+    key = text_or_none(issue.get("key"))
+    if key is None:
         raise MalformedPayload(f"a Jira {event} delivery needs `issue.key`")
-    key = str(issue["key"])
     fields = issue.get("fields")
     fields = fields if isinstance(fields, Mapping) else {}
     stamp = data.get("timestamp") or fields.get("updated")
@@ -144,7 +161,11 @@ def parse_events(
     occurred_at = _utc(stamp)
     delivery = delivery_id(headers, body)
     actor = _user(data.get("user"))
-    labels = tuple(str(label) for label in fields.get("labels") or ())
+    changelog = data.get("changelog")
+    items = (
+        listed(changelog.get("items"), "changelog.items") if isinstance(changelog, Mapping) else []
+    )
+    labels = _current_labels(fields, items)
 
     def make(kind: EventKind, **extra: Any) -> TrackerEvent:
         values: dict[str, Any] = {"actor": actor, "labels": labels, **extra}
@@ -158,19 +179,17 @@ def parse_events(
         comment = data.get("comment")
         if not isinstance(comment, Mapping):
             raise MalformedPayload("a comment_created delivery needs `comment`")
+        try:
+            text = adf_text(comment.get("body"))
+        except RecursionError as exc:
+            raise MalformedPayload("a comment body nested too deeply to read") from exc
         return [
-            make(
-                EventKind.COMMENT_ADDED,
-                comment=adf_text(comment.get("body")),
-                actor=_user(comment.get("author")) or actor,
-            )
+            make(EventKind.COMMENT_ADDED, comment=text, actor=_user(comment.get("author")) or actor)
         ]
 
-    changelog = data.get("changelog")
-    items = changelog.get("items") if isinstance(changelog, Mapping) else None
     events: list[TrackerEvent] = []
     state_reported = False
-    for item in items or []:
+    for item in items:
         if not isinstance(item, Mapping):
             continue
         name = str(item.get("field") or "").lower()

@@ -2,7 +2,9 @@
 
 Signature: `Linear-Signature: <hex HMAC-SHA256(secret, raw body)>` with no prefix, and the
 signed body's `webhookTimestamp` (ms) must be within a minute of now, as Linear's SDK checks
-(the `Linear-Timestamp` header is the fallback when the body has none).
+(the `Linear-Timestamp` header is the fallback when the body has none). A well-signed delivery
+outside that window is refused with WebhookRejected, which says so: "signature does not match"
+would send whoever reads the log hunting for a wrong secret instead of a replay or a skewed clock.
 """
 
 from __future__ import annotations
@@ -11,14 +13,22 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connectors.base import EventKind, MalformedPayload, TicketState, TrackerEvent
+from connectors.base import (
+    EventKind,
+    MalformedPayload,
+    TicketState,
+    TrackerEvent,
+    WebhookRejected,
+)
 from connectors.linear import mapping
 from connectors.webhook_support import (
     body_hash,
     hmac_sha256_hex,
+    listed,
     load_json,
     parse_time,
     signature_matches,
+    text_or_none,
 )
 
 FRESHNESS = timedelta(seconds=60)
@@ -32,21 +42,45 @@ def _utc(value: Any) -> datetime:
 def verify_signature(
     headers: Mapping[str, str], body: bytes, secret: str | None, now: datetime
 ) -> bool:
-    """A matching signature and a send time within FRESHNESS of `now`; no secret → False."""
+    """True for a matching signature with a send time within FRESHNESS of `now`; False for no
+    secret or a missing or mismatched signature. Raises WebhookRejected, saying why, when the
+    signature matches but the send time is stale, in the future, missing or unreadable."""
     if not secret or not signature_matches(
         hmac_sha256_hex(secret, body), headers.get("linear-signature")
     ):
         return False
+    source, stamp = _send_time(headers, body)
+    if stamp is None:
+        raise WebhookRejected(
+            "the delivery has no webhookTimestamp and no Linear-Timestamp header; Linear "
+            f"deliveries are accepted only within {FRESHNESS.seconds} s of being sent"
+        )
+    try:
+        sent = _utc(float(stamp))
+    except (MalformedPayload, ValueError, TypeError, OverflowError):
+        raise WebhookRejected(
+            f"the delivery's {source} {stamp!r:.40} is not a time in epoch milliseconds"
+        ) from None
+    off = abs(now - sent)
+    if off > FRESHNESS:
+        raise WebhookRejected(
+            f"the delivery's {source} ({sent.isoformat()}) is {off.total_seconds():.0f} s from "
+            f"now; Linear deliveries older than {FRESHNESS.seconds} s are refused (a replay, "
+            "or a clock out of step)"
+        )
+    return True
+
+
+def _send_time(headers: Mapping[str, str], body: bytes) -> tuple[str, Any]:
+    """Where the send time came from, and its value: the signed body's `webhookTimestamp`,
+    else the `Linear-Timestamp` header."""
     try:
         stamp = load_json(body).get("webhookTimestamp")
-        if stamp is None:
-            stamp = headers.get("linear-timestamp")
-        if stamp is None or isinstance(stamp, bool):
-            return False
-        sent = _utc(float(stamp))
-    except (MalformedPayload, ValueError, TypeError, OverflowError, OSError):
-        return False
-    return abs(now - sent) <= FRESHNESS
+    except MalformedPayload:
+        stamp = None
+    if stamp is not None and not isinstance(stamp, bool):
+        return "webhookTimestamp", stamp
+    return "Linear-Timestamp header", headers.get("linear-timestamp")
 
 
 def delivery_id(headers: Mapping[str, str], body: bytes) -> str:
@@ -121,7 +155,7 @@ def parse_events(
         return []
     delivery = delivery_id(headers, body)
     actor_field = payload.get("actor")
-    actor = actor_field.get("name") if isinstance(actor_field, Mapping) else None
+    actor = text_or_none(actor_field.get("name")) if isinstance(actor_field, Mapping) else None
     stamp = data.get("updatedAt") or data.get("createdAt") or payload.get("webhookTimestamp")
     if stamp is None:
         raise MalformedPayload("a Linear delivery needs `updatedAt`, `createdAt` or a timestamp")
@@ -129,25 +163,26 @@ def parse_events(
 
     if kind == "Comment":
         user = data.get("user")
-        author = user.get("name") if isinstance(user, Mapping) else None
+        author = text_or_none(user.get("name")) if isinstance(user, Mapping) else None
         return [
             TrackerEvent(
                 external_key=_comment_issue_key(data, payload.get("url")),
                 delivery_id=delivery,
                 occurred_at=occurred_at,
                 kind=EventKind.COMMENT_ADDED,
-                comment=str(data.get("body") or ""),
+                comment=data.get("body") if isinstance(data.get("body"), str) else "",
                 actor=author or actor,
             )
         ]
 
     key = _issue_key(data, payload.get("url"))
+    # `data` is the issue after the change: its `labels` (names) and `labelIds` are current.
     names = {
-        str(label.get("id")): str(label.get("name"))
-        for label in data.get("labels") or []
-        if isinstance(label, Mapping) and label.get("name") is not None
+        str(label.get("id")): label["name"]
+        for label in listed(data.get("labels"), "data.labels")
+        if isinstance(label, Mapping) and isinstance(label.get("name"), str)
     }
-    label_ids = [str(i) for i in data.get("labelIds") or []]
+    label_ids = [str(i) for i in listed(data.get("labelIds"), "data.labelIds")]
     labels = tuple(names.get(i, i) for i in label_ids) if label_ids else tuple(names.values())
 
     def make(event: EventKind, **fields: Any) -> TrackerEvent:
@@ -186,7 +221,7 @@ def parse_events(
     if "dueDate" in before:
         events.append(make(EventKind.DUE_DATE_CHANGED, due_date=_due(data.get("dueDate"))))
     if "labelIds" in before:
-        old = {str(i) for i in before.get("labelIds") or []}
+        old = {str(i) for i in listed(before.get("labelIds"), "updatedFrom.labelIds")}
         new = set(label_ids)
         events += [make(EventKind.LABEL_ADDED, label=names.get(i, i)) for i in sorted(new - old)]
         events += [make(EventKind.LABEL_REMOVED, label=names.get(i, i)) for i in sorted(old - new)]
