@@ -94,6 +94,14 @@ class ActionItemStatus(StrEnum):
     REOPENED = "reopened"
 
 
+class SyncState(StrEnum):
+    """Where an item's ticket stands: None until the item needs one."""
+
+    PENDING = "pending"
+    SYNCED = "synced"
+    ERROR = "error"
+
+
 class LinkKind(StrEnum):
     RUNBOOK = "runbook"
     ADR = "adr"

@@ -21,7 +21,7 @@ from app.db import session_scope
 from app.integrations.models import Integration
 from app.people.models import Team
 from app.postmortems.models import Postmortem
-from app.sync.models import OutboxEntry
+from app.sync.models import Job
 from app.webhooks.models import WebhookDelivery
 
 # Observed by the worker in whichever process it runs.
@@ -72,7 +72,9 @@ class DatabaseCollector(Collector):
         postmortems = GaugeMetricFamily(
             "followthrough_postmortems", "Postmortems", labels=["status"]
         )
-        jobs = GaugeMetricFamily("followthrough_sync_jobs", "Outbox jobs", labels=["state"])
+        jobs = GaugeMetricFamily(
+            "followthrough_sync_jobs", "Background jobs by state and lane", labels=["state", "lane"]
+        )
         deliveries = GaugeMetricFamily(
             "followthrough_webhook_deliveries",
             "Webhook deliveries received",
@@ -110,10 +112,12 @@ class DatabaseCollector(Collector):
                 select(col(Postmortem.status), func.count()).group_by(col(Postmortem.status))
             ):
                 postmortems.add_metric([status], count)
-            for state, count in session.execute(
-                select(col(OutboxEntry.status), func.count()).group_by(col(OutboxEntry.status))
+            for state, lane, count in session.execute(
+                select(col(Job.status), col(Job.lane), func.count()).group_by(
+                    col(Job.status), col(Job.lane)
+                )
             ):
-                jobs.add_metric([state], count)
+                jobs.add_metric([state, lane], count)
             for name, outcome, count in session.execute(
                 select(col(Integration.name), col(WebhookDelivery.outcome), func.count())
                 .join(Integration, col(Integration.id) == WebhookDelivery.integration_id)

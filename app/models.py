@@ -12,7 +12,7 @@ from app.postmortems.models import (
     PostmortemService,
     PostmortemTag,
 )
-from app.sync.models import OutboxEntry
+from app.sync.models import Job
 from app.tickets.models import TicketLink
 from app.timeline.models import DecisionPoint, TimelineEntry, TimelineEntryRevision
 from app.webhooks.models import WebhookDelivery
@@ -25,7 +25,7 @@ __all__ = [
     "DecisionPoint",
     "IdempotencyRecord",
     "Integration",
-    "OutboxEntry",
+    "Job",
     "Person",
     "Postmortem",
     "PostmortemRecurrence",

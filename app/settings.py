@@ -62,7 +62,7 @@ class CheckPolicy(BaseModel):
 
 
 class SyncPolicy(BaseModel):
-    """How the outbox worker paces, retries and gives up."""
+    """How the job worker paces, retries and gives up."""
 
     run_in_api_process: bool = True
     poll_seconds: float = Field(1.0, gt=0)
@@ -70,8 +70,12 @@ class SyncPolicy(BaseModel):
     max_attempts: int = Field(8, ge=1)
     backoff_base_seconds: float = Field(2.0, gt=0)
     backoff_cap_seconds: float = Field(900.0, gt=0)
-    # Jira's search index lags: an unconfirmed create waits this long before it is sent again.
-    jira_confirm_window_seconds: float = Field(300.0, ge=0)
+    # After a create whose answer never came, no second create goes out until the first can no
+    # longer land: the integration's client timeout plus this margin, or the tracker's own
+    # declared window when longer (Jira: its search index lags).
+    resend_margin_seconds: float = Field(30.0, ge=0)
+    # Replaces every tracker's declared window (tests and unusual set-ups).
+    resend_window_seconds: float | None = Field(None, ge=0)
     # How often each worker reads open tickets back from the trackers; 0 turns it off.
     reconcile_interval_seconds: float = Field(300.0, ge=0)
 

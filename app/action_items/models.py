@@ -65,6 +65,9 @@ class ActionItem(SQLModel, table=True):
     tracker: str | None = Field(default=None, max_length=10)
     tracker_project: str | None = Field(default=None, max_length=200)
     status: str = Field(default="draft", max_length=10)
+    # A close, won't-do or reopen asked through the API and on its way to the ticket: the
+    # tracker owns the ticket's state, so the status follows when the tracker confirms.
+    requested_status: str | None = Field(default=None, max_length=10)
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     verified_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     verified_by: str | None = Field(default=None, max_length=200)

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -19,6 +19,7 @@ from app.auth.deps import Reader, Writer
 from app.concurrency import etag
 from app.db import SessionDep
 from app.enums import ActionItemStatus
+from app.flows import item_requests
 from app.tickets import service as tickets_service
 from app.validation import Limit
 
@@ -90,21 +91,35 @@ def delete_action_item(item_id: UUID, session: SessionDep, _: Writer) -> Respons
     return Response(status_code=204)
 
 
-@router.post("/{item_id}/close", response_model=ActionItemRead)
+SENT_TO_TRACKER: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": ActionItemRead,
+        "description": "The item has a ticket: the change was sent to it, and the item's status "
+        "follows when the tracker confirms (`requested_status` shows what was asked)",
+    }
+}
+
+
+@router.post("/{item_id}/close", response_model=ActionItemRead, responses=SENT_TO_TRACKER)
 def close_action_item(
-    item_id: UUID, data: CloseRequest, session: SessionDep, caller: Writer
+    item_id: UUID, data: CloseRequest, session: SessionDep, caller: Writer, response: Response
 ) -> ActionItemRead:
-    """Close an open item as done or as won't do."""
-    item = action_items_service.close(session, item_id, data, caller)
+    """Close an open item as done or as won't do. The tracker owns a ticket's state: an item
+    with a ticket is closed there (202) and follows when the tracker confirms; an item without
+    one closes at once (200)."""
+    item, sent = item_requests.close(session, item_id, data, caller)
+    response.status_code = 202 if sent else 200
     return action_items_service.to_read(session, [item])[0]
 
 
-@router.post("/{item_id}/reopen", response_model=ActionItemRead)
+@router.post("/{item_id}/reopen", response_model=ActionItemRead, responses=SENT_TO_TRACKER)
 def reopen_action_item(
-    item_id: UUID, data: ReopenRequest, session: SessionDep, caller: Writer
+    item_id: UUID, data: ReopenRequest, session: SessionDep, caller: Writer, response: Response
 ) -> ActionItemRead:
-    """Reopen a closed, won't-do or verified item; verification is cleared and the reason recorded."""
-    item = action_items_service.reopen(session, item_id, data, caller)
+    """Reopen a closed, won't-do or verified item; verification is cleared and the reason
+    recorded. An item with a ticket is reopened there (202) and follows the tracker."""
+    item, sent = item_requests.reopen(session, item_id, data, caller)
+    response.status_code = 202 if sent else 200
     return action_items_service.to_read(session, [item])[0]
 
 

@@ -65,6 +65,10 @@ class ActionItemRead(BaseModel):
     tracker: TrackerKind | None
     tracker_project: str | None
     status: ActionItemStatus
+    requested_status: ActionItemStatus | None = Field(
+        description="A close, won't-do or reopen sent to the ticket and not yet confirmed by "
+        "the tracker; the status follows when it is"
+    )
     closed_at: datetime | None
     verified_at: datetime | None
     verified_by: str | None

@@ -9,17 +9,17 @@ from uuid import UUID
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.action_items.models import ActionItem, ActionItemEvent
+from app.action_items import history as history_log
+from app.action_items.history import record
+from app.action_items.models import ActionItem
 from app.action_items.schemas import (
     ActionItemCreate,
     ActionItemEventRead,
     ActionItemRead,
     ActionItemUpdate,
-    CloseRequest,
-    ReopenRequest,
     VerifyRequest,
 )
-from app.action_items.state import UNFINISHED, ensure_transition
+from app.action_items.state import UNFINISHED, Cause, Source, transition
 from app.auth.service import Caller
 from app.concurrency import check_if_match
 from app.db import utcnow
@@ -28,8 +28,9 @@ from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.pagination import paginate
 from app.people.models import Person, Team
 from app.people.service import person_by_handle, team_by_slug
+from app.postmortems.completion import refresh_completion
 from app.postmortems.models import Postmortem
-from app.sync import outbox
+from app.sync import jobs
 from app.tickets.models import TicketLink
 
 CONTENT_FIELDS = (
@@ -67,32 +68,6 @@ def get(session: Session, item_id: UUID, *, for_update: bool = False) -> ActionI
     if item is None:
         raise NotFound(f"No action item with id {item_id}")
     return item
-
-
-def record(
-    session: Session,
-    item: ActionItem,
-    *,
-    source: str,
-    actor: str,
-    kind: str,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    changes: dict[str, Any] | None = None,
-    note: str | None = None,
-) -> None:
-    session.add(
-        ActionItemEvent(
-            action_item_id=item.id,
-            source=source,
-            actor=actor,
-            kind=kind,
-            from_status=from_status,
-            to_status=to_status,
-            changes=changes or {},
-            note=note,
-        )
-    )
 
 
 def _resolve_owner(
@@ -145,7 +120,7 @@ def create(
     session.flush()
     record(session, item, source="api", actor=caller.actor, kind="created", to_status=item.status)
     if item.status == ActionItemStatus.OPEN:
-        outbox.enqueue(session, outbox.CREATE, action_item_id=item.id)
+        jobs.enqueue(session, jobs.CREATE, action_item_id=item.id)
     return item
 
 
@@ -178,8 +153,12 @@ def update(
     assert postmortem is not None
     live = postmortem.status in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE)
     if "committed" in changes and item.committed and live and item.status == ActionItemStatus.DRAFT:
-        _move(
-            session, item, ActionItemStatus.OPEN, caller, note="committed on a published postmortem"
+        transition(
+            session,
+            item,
+            ActionItemStatus.OPEN,
+            api_cause(caller),
+            note="committed on a published postmortem",
         )
     item.version += 1
     item.updated_at = utcnow()
@@ -190,10 +169,10 @@ def update(
         # A newly committed item needs its ticket; an existing ticket follows the content.
         synced = set(changes) & TICKET_FIELDS
         if "committed" in changes:
-            outbox.enqueue(session, outbox.CREATE, action_item_id=item.id)
+            jobs.enqueue(session, jobs.CREATE, action_item_id=item.id)
         elif synced:
-            outbox.enqueue(session, outbox.UPDATE, action_item_id=item.id)
-    _refresh_postmortem(session, item.postmortem_id)
+            jobs.enqueue(session, jobs.UPDATE, action_item_id=item.id)
+    refresh_completion(session, item.postmortem_id)
     return item
 
 
@@ -207,32 +186,11 @@ def delete(session: Session, item_id: UUID) -> None:
     postmortem_id = item.postmortem_id
     session.delete(item)
     session.flush()
-    _refresh_postmortem(session, postmortem_id)
+    refresh_completion(session, postmortem_id)
 
 
-def _move(
-    session: Session,
-    item: ActionItem,
-    target: ActionItemStatus,
-    caller: Caller,
-    *,
-    note: str | None = None,
-    changes: dict[str, Any] | None = None,
-) -> None:
-    current = ActionItemStatus(item.status)
-    ensure_transition(current, target)
-    item.status = target.value
-    record(
-        session,
-        item,
-        source="api",
-        actor=caller.actor,
-        kind="status_changed",
-        from_status=current.value,
-        to_status=target.value,
-        changes=changes,
-        note=note,
-    )
+def api_cause(caller: Caller) -> Cause:
+    return Cause(Source.API, caller.actor)
 
 
 def open_for_publish(session: Session, postmortem_id: UUID, caller: Caller) -> None:
@@ -245,94 +203,41 @@ def open_for_publish(session: Session, postmortem_id: UUID, caller: Caller) -> N
         )
     )
     for item in items:
-        _move(session, item, ActionItemStatus.OPEN, caller, note="postmortem published")
-        item.version += 1
-        item.updated_at = utcnow()
-        session.add(item)
-        session.flush()
+        transition(
+            session, item, ActionItemStatus.OPEN, api_cause(caller), note="postmortem published"
+        )
         # Same transaction as the state change: publishing and its tickets commit together.
-        outbox.enqueue(session, outbox.CREATE, action_item_id=item.id)
+        jobs.enqueue(session, jobs.CREATE, action_item_id=item.id)
     session.flush()
 
 
-def close(session: Session, item_id: UUID, data: CloseRequest, caller: Caller) -> ActionItem:
-    item = get(session, item_id, for_update=True)
-    _require_committed(item)
-    target = ActionItemStatus.CLOSED if data.resolution == "done" else ActionItemStatus.WONT_DO
-    _move(session, item, target, caller, note=data.note)
-    item.closed_at = utcnow()
-    return _save(session, item)
-
-
-def reopen(session: Session, item_id: UUID, data: ReopenRequest, caller: Caller) -> ActionItem:
-    item = get(session, item_id, for_update=True)
-    _require_committed(item)
-    changes: dict[str, Any] = {}
-    if item.status == ActionItemStatus.VERIFIED:
-        changes["verification_cleared"] = {
-            "verified_at": _json_value(item.verified_at),
-            "verified_by": item.verified_by,
-            "evidence": item.verification_evidence,
-        }
-    _move(session, item, ActionItemStatus.REOPENED, caller, note=data.reason, changes=changes)
-    item.closed_at = None
-    item.verified_at = None
-    item.verified_by = None
-    item.verification_evidence = None
-    return _save(session, item)
-
-
 def verify(session: Session, item_id: UUID, data: VerifyRequest, caller: Caller) -> ActionItem:
+    """Verification is the service's own, with or without a ticket: closed is not verified."""
     item = get(session, item_id, for_update=True)
-    _require_committed(item)
+    require_committed(item)
     evidence = data.evidence if not data.evidence_url else f"{data.evidence}\n{data.evidence_url}"
-    who = data.verified_by or caller.name
-    _move(
+    transition(
         session,
         item,
         ActionItemStatus.VERIFIED,
-        caller,
+        api_cause(caller),
         note=evidence,
-        changes={"verified_by": who},
+        verified_by=data.verified_by or caller.name,
+        evidence=evidence,
     )
-    item.verified_at = utcnow()
-    item.verified_by = who
-    item.verification_evidence = evidence
-    return _save(session, item)
+    return item
 
 
-def _require_committed(item: ActionItem) -> None:
+def require_committed(item: ActionItem) -> None:
     if not item.committed:
         raise Conflict(
             "This is a thing to remain aware of, not a committed action item; it has no states"
         )
 
 
-def _save(session: Session, item: ActionItem) -> ActionItem:
-    item.version += 1
-    item.updated_at = utcnow()
-    session.add(item)
-    session.flush()
-    _refresh_postmortem(session, item.postmortem_id)
-    return item
-
-
-def _refresh_postmortem(session: Session, postmortem_id: UUID) -> None:
-    from app.postmortems import (
-        service as postmortems_service,
-    )  # the two domains refer to each other
-
-    postmortems_service.refresh_completion(session, postmortem_id)
-
-
 def history(session: Session, item_id: UUID) -> list[ActionItemEventRead]:
     get(session, item_id)
-    events = session.exec(
-        select(ActionItemEvent)
-        .where(ActionItemEvent.action_item_id == item_id)
-        .order_by(ActionItemEvent.at, ActionItemEvent.id)  # type: ignore[arg-type]
-    )
-    return [ActionItemEventRead.model_validate(e, from_attributes=True) for e in events]
+    return history_log.entries(session, item_id)
 
 
 def is_overdue(item: ActionItem, on: date | None = None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import delete, exists, func, or_
+from sqlalchemy import delete, exists, or_
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -18,11 +18,12 @@ from app.concurrency import check_if_match
 from app.conditions import service as conditions_service
 from app.conditions.schemas import ConditionRead
 from app.db import utcnow
-from app.enums import ActionItemStatus, PostmortemStatus
+from app.enums import PostmortemStatus
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.pagination import paginate
 from app.people.models import Team
 from app.people.service import flush_unique, resolve_team, team_slugs
+from app.postmortems.completion import refresh_completion, touch
 from app.postmortems.models import (
     Postmortem,
     PostmortemRecurrence,
@@ -224,13 +225,6 @@ def update(
     return postmortem
 
 
-def touch(session: Session, postmortem: Postmortem) -> None:
-    postmortem.version += 1
-    postmortem.updated_at = utcnow()
-    session.add(postmortem)
-    session.flush()
-
-
 def delete_postmortem(session: Session, postmortem_id: UUID) -> None:
     postmortem = get(session, postmortem_id, for_update=True)
     if postmortem.status not in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW):
@@ -262,32 +256,6 @@ def publish(
     touch(session, postmortem)
     refresh_completion(session, postmortem.id)
     return postmortem
-
-
-def refresh_completion(session: Session, postmortem_id: UUID) -> None:
-    """A published postmortem is complete exactly when all its committed items are verified."""
-    postmortem = session.get(Postmortem, postmortem_id)
-    if postmortem is None or postmortem.status not in (
-        PostmortemStatus.PUBLISHED,
-        PostmortemStatus.COMPLETE,
-    ):
-        return
-    counts = session.exec(
-        select(
-            func.count(),
-            func.count().filter(col(ActionItem.status) == ActionItemStatus.VERIFIED.value),
-        ).where(ActionItem.postmortem_id == postmortem_id, ActionItem.committed == True)  # noqa: E712
-    ).one()
-    committed, verified = counts
-    target = (
-        PostmortemStatus.COMPLETE
-        if committed and committed == verified
-        else PostmortemStatus.PUBLISHED
-    )
-    if postmortem.status != target:
-        postmortem.status = target.value
-        postmortem.completed_at = utcnow() if target == PostmortemStatus.COMPLETE else None
-        touch(session, postmortem)
 
 
 def list_postmortems(

@@ -1,8 +1,10 @@
-"""Turn one outbox job into tracker calls: exactly one ticket per action item, whatever fails.
+"""Turn one outbound job into tracker calls: exactly one ticket per action item, whatever fails.
 
 A create goes in three committed steps: (1) the intent with its marker, (2) "a create call is
 about to be sent", (3) the ticket's key. A crash anywhere leaves a state the next attempt can
-repair: after step 2, the marker is looked up before anything is created again.
+repair: after step 2, the marker is looked up before anything is created again, and while the
+first create could still land (its answer never came: the client's timeout plus a margin, or
+the tracker's own longer window) nothing is created at all.
 """
 
 from __future__ import annotations
@@ -10,29 +12,44 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from app.action_items.history import record
 from app.action_items.models import ActionItem
-from app.action_items.service import record
+from app.action_items.state import Cause, Source
 from app.crypto import SecretBox
 from app.db import session_scope, utcnow
-from app.enums import ActionItemStatus, TrackerKind
+from app.enums import ActionItemStatus
+from app.flows import tracker_events
 from app.integrations import service as integrations_service
 from app.integrations.models import Integration
+from app.integrations.schemas import IntegrationOptions
 from app.people.models import Person
 from app.people.service import account_on
 from app.settings import Settings
-from app.sync.models import OutboxEntry
-from app.sync.outbox import CREATE, UPDATE
+from app.sync import jobs
+from app.tickets import links
 from app.tickets.models import TicketLink
-from app.webhooks import service as webhooks_service
-from app.webhooks.service import PROCESS
-from connectors.base import Connector, Target, TicketChanges, TicketRef, TicketSpec
+from connectors import registry
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    PermanentConnectorError,
+    Target,
+    TicketChanges,
+    TicketRef,
+    TicketSpec,
+    TicketState,
+    TrackerKind,
+)
 
 logger = logging.getLogger("followthrough.sync")
+
+SYNC_WORKER = Cause(Source.SYNC, "sync-worker")
 
 
 class NothingToRoute(Exception):
@@ -41,7 +58,7 @@ class NothingToRoute(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of a job: done, or come back at `retry_at` (not counted as a failure)."""
+    """What became of a job: done, or come back in `retry_in` seconds (not counted as a failure)."""
 
     done: bool
     retry_in: float | None = None
@@ -66,24 +83,11 @@ class ConnectorCache:
         return connector
 
 
-def run(db: Engine, entry: OutboxEntry, settings: Settings, connectors: ConnectorCache) -> Outcome:
-    if entry.operation == PROCESS and entry.delivery_id is not None:
-        webhooks_service.process(db, entry.delivery_id)
-        return Outcome(done=True)
-    if entry.action_item_id is None:
-        return Outcome(done=True)
-    if entry.operation == CREATE:
-        return _create(db, entry.action_item_id, settings, connectors)
-    if entry.operation == UPDATE:
-        return _update(db, entry.action_item_id, settings, connectors)
-    raise ValueError(f"unknown outbox operation {entry.operation!r}")
-
-
 def _wants_ticket(item: ActionItem | None) -> bool:
     return item is not None and item.committed and item.status != ActionItemStatus.DRAFT
 
 
-def _spec(
+def spec_for(
     session: Session, item: ActionItem, integration: Integration, marker: str, settings: Settings
 ) -> TicketSpec:
     assignee = None
@@ -105,6 +109,17 @@ def _spec(
     )
 
 
+def resend_wait(integration: Integration, settings: Settings) -> timedelta:
+    """How long after a create whose answer never came before another may be sent."""
+    policy = settings.sync
+    if policy.resend_window_seconds is not None:
+        declared = timedelta(seconds=policy.resend_window_seconds)
+    else:
+        declared = registry.profile(TrackerKind(integration.kind)).resend_window
+    timeout = IntegrationOptions.model_validate(integration.options).timeout_seconds
+    return max(declared, timedelta(seconds=timeout + policy.resend_margin_seconds))
+
+
 def _route(session: Session, item: ActionItem) -> integrations_service.Route:
     route = integrations_service.route_for_item(session, item)
     if route is None:
@@ -115,16 +130,16 @@ def _route(session: Session, item: ActionItem) -> integrations_service.Route:
     return route
 
 
-def _create(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorCache) -> Outcome:
+def create(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorCache) -> Outcome:
     # Step 1: the intent, with the marker every ticket carries.
     with session_scope(db) as session:
         item = session.get(ActionItem, item_id, with_for_update=True)
         if not _wants_ticket(item):
             return Outcome(done=True)
         assert item is not None
-        link = session.exec(select(TicketLink).where(TicketLink.action_item_id == item_id)).first()
-        if link is not None and link.external_key:
-            _mark_synced(session, item)
+        link = links.link_of(session, item_id)
+        if links.has_ticket(link):
+            links.mark_synced(session, item)
             return Outcome(done=True)
         if link is None:
             route = _route(session, item)
@@ -139,36 +154,25 @@ def _create(db: Engine, item_id: UUID, settings: Settings, connectors: Connector
             session.flush()
         integration = session.get(Integration, link.integration_id)
         assert integration is not None
-        spec = _spec(session, item, integration, link.marker, settings)
+        spec = spec_for(session, item, integration, link.marker, settings)
         target = Target(project=link.project, issue_type=link.issue_type)
-        link_id, attempts, intent_at, last_create_at = (
-            link.id,
-            link.create_attempts,
-            link.intent_at,
-            link.last_create_at,
-        )
+        link_id, attempts, intent_at = link.id, link.create_attempts, link.intent_at
+        unanswered_at = link.last_create_at
     connector = connectors.get(integration)
 
-    # A create may already have reached the tracker: look before creating again.
+    # A create may already have reached the tracker: look before creating again, and while it
+    # could still land, create nothing.
     if attempts > 0:
         found = connector.find_by_marker(target, spec.marker, intent_at - timedelta(minutes=5))
         if found is not None:
             _record_ticket(
-                db,
-                link_id,
-                item_id,
-                found,
-                source_note="found by marker after an unconfirmed create",
+                db, link_id, item_id, found, note="found by marker after an unconfirmed create"
             )
             return Outcome(done=True)
-        window = (
-            settings.sync.jira_confirm_window_seconds if integration.kind == TrackerKind.JIRA else 0
-        )
-        if last_create_at is not None and window:
-            waited = (utcnow() - last_create_at).total_seconds()
-            if waited < window:
-                # Jira's search index lags; creating now could make a second ticket.
-                return Outcome(done=False, retry_in=window - waited)
+        if unanswered_at is not None:
+            left = unanswered_at + resend_wait(integration, settings) - utcnow()
+            if left > timedelta(0):
+                return Outcome(done=False, retry_in=left.total_seconds())
 
     # Step 2: say a create is going out, then send it once.
     with session_scope(db) as session:
@@ -177,15 +181,29 @@ def _create(db: Engine, item_id: UUID, settings: Settings, connectors: Connector
         link.create_attempts += 1
         link.last_create_at = utcnow()
         session.add(link)
-    ref = connector.create_ticket(target, spec)
+    try:
+        ref = connector.create_ticket(target, spec)
+    except ConnectorError as exc:
+        if exc.status is not None:
+            # The tracker answered: nothing is still in flight that could land later.
+            _create_answered(db, link_id)
+        raise
 
     # Step 3: the ticket's key.
-    _record_ticket(db, link_id, item_id, ref, source_note=None)
+    _record_ticket(db, link_id, item_id, ref, note=None)
     return Outcome(done=True)
 
 
+def _create_answered(db: Engine, link_id: UUID) -> None:
+    with session_scope(db) as session:
+        link = session.get(TicketLink, link_id, with_for_update=True)
+        if link is not None:
+            link.last_create_at = None
+            session.add(link)
+
+
 def _record_ticket(
-    db: Engine, link_id: UUID, item_id: UUID, ref: TicketRef, *, source_note: str | None
+    db: Engine, link_id: UUID, item_id: UUID, ref: TicketRef, *, note: str | None
 ) -> None:
     with session_scope(db) as session:
         link = session.get(TicketLink, link_id, with_for_update=True)
@@ -195,44 +213,39 @@ def _record_ticket(
         link.external_id = ref.external_id
         link.url = ref.url
         link.linked_at = utcnow()
+        link.last_create_at = None
         session.add(link)
         record(
             session,
             item,
-            source="sync",
-            actor="sync-worker",
+            source=SYNC_WORKER.source,
+            actor=SYNC_WORKER.actor,
             kind="ticket_created",
             changes={"ticket": ref.external_key, "url": ref.url},
-            note=source_note,
+            note=note,
         )
-        _mark_synced(session, item)
+        links.mark_synced(session, item)
 
 
-def _mark_synced(session: Session, item: ActionItem) -> None:
-    item.sync_state = "synced"
-    item.sync_error = None
-    item.last_synced_at = utcnow()
-    session.add(item)
+def _linked(
+    session: Session, item_id: UUID
+) -> tuple[ActionItem | None, TicketLink | None, Integration | None]:
+    item = session.get(ActionItem, item_id)
+    link = links.link_of(session, item_id) if item is not None else None
+    integration = session.get(Integration, link.integration_id) if link is not None else None
+    return item, link, integration
 
 
-def _update(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorCache) -> Outcome:
+def update(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorCache) -> Outcome:
     with session_scope(db) as session:
-        item = session.get(ActionItem, item_id)
-        if not _wants_ticket(item):
+        item, link, integration = _linked(session, item_id)
+        if not _wants_ticket(item) or not links.has_ticket(link):
+            # No ticket yet: the create will carry the current content.
             return Outcome(done=True)
-        assert item is not None
-        link = session.exec(select(TicketLink).where(TicketLink.action_item_id == item_id)).first()
-        if link is None or not link.external_key:
-            # The create has not landed yet; it will carry the current content.
-            return Outcome(done=True)
-        integration = session.get(Integration, link.integration_id)
-        assert integration is not None
-        spec = _spec(session, item, integration, link.marker, settings)
-        ref = TicketRef(
-            external_key=link.external_key, external_id=link.external_id or "", url=link.url or ""
-        )
-    connector = connectors.get(integration)
-    connector.update_ticket(
+        assert item is not None and link is not None and integration is not None
+        spec = spec_for(session, item, integration, link.marker, settings)
+        ref = links.ticket_ref(link)
+    connectors.get(integration).update_ticket(
         ref,
         TicketChanges(
             title=spec.title,
@@ -245,5 +258,66 @@ def _update(db: Engine, item_id: UUID, settings: Settings, connectors: Connector
     with session_scope(db) as session:
         item = session.get(ActionItem, item_id, with_for_update=True)
         if item is not None:
-            _mark_synced(session, item)
+            links.mark_synced(session, item)
     return Outcome(done=True)
+
+
+def set_state(
+    db: Engine,
+    item_id: UUID,
+    payload: dict[str, Any],
+    settings: Settings,
+    connectors: ConnectorCache,
+) -> Outcome:
+    """Send a close, won't-do or reopen asked through the API to the ticket; the item follows
+    what the tracker answers, recorded as the tracker's confirmation of that request."""
+    state = TicketState(payload["state"])
+    with session_scope(db) as session:
+        item, link, integration = _linked(session, item_id)
+        if item is None or item.requested_status is None:
+            return Outcome(done=True)  # confirmed meanwhile (a webhook) or withdrawn
+        if not links.has_ticket(link):
+            if not jobs.is_waiting(session, item_id, jobs.CREATE):
+                raise PermanentConnectorError(
+                    "the item has no ticket and none is being created; retry its sync "
+                    f"(POST /v1/action-items/{item_id}/sync), then ask again"
+                )
+            # The ticket is still being created; its create job runs first.
+            return Outcome(done=False, retry_in=settings.sync.poll_seconds)
+        assert link is not None and integration is not None
+        ref = links.ticket_ref(link)
+    snapshot = connectors.get(integration).set_state(ref, state, comment=payload.get("comment"))
+    with session_scope(db) as session:
+        item = session.get(ActionItem, item_id, with_for_update=True)
+        integration = session.get(Integration, integration.id)
+        if item is None or integration is None:
+            return Outcome(done=True)
+        outcome = tracker_events.apply_event(
+            session,
+            integration,
+            tracker_events.snapshot_event(snapshot, "set_state"),
+            SYNC_WORKER,
+            asked_by=payload.get("asked_by"),
+        )
+        item.requested_status = None
+        links.mark_synced(session, item)
+        logger.info("state request for item %s: %s", item_id, outcome)
+    return Outcome(done=True)
+
+
+def state_request_failed(session: Session, item_id: UUID, reason: str) -> None:
+    """A parked state request: the item keeps the status its ticket has, and says why."""
+    item = session.get(ActionItem, item_id, with_for_update=True)
+    if item is None or item.requested_status is None:
+        return
+    record(
+        session,
+        item,
+        source=SYNC_WORKER.source,
+        actor=SYNC_WORKER.actor,
+        kind="state_request_failed",
+        changes={"requested_status": item.requested_status},
+        note=f"the ticket could not be changed: {reason}",
+    )
+    item.requested_status = None
+    session.add(item)

@@ -1,6 +1,8 @@
-"""The outbox worker: lease due jobs, run them, back off, park the hopeless ones.
+"""The job worker: lease due jobs, run them, back off, park the hopeless ones.
 
-Leasing is safe with any number of workers and API replicas on one PostgreSQL (row locks with
+Two lanes share one table: inbound jobs (applying webhook deliveries) are claimed first and
+never wait for an integration's rate-limit pause or concurrency cap, which pace only the
+outbound lane (tracker calls). Leasing is safe with any number of workers and API replicas on one PostgreSQL (row locks with
 SKIP LOCKED); on SQLite, BEGIN IMMEDIATE serialises the claim instead. A job whose worker died
 is taken over when its lease runs out.
 """
@@ -26,8 +28,11 @@ from app.integrations.models import Integration
 from app.metrics import SYNC_LATENCY
 from app.settings import Settings, SyncPolicy
 from app.sync import engine as sync_engine
-from app.sync.models import OutboxEntry
+from app.sync.handlers import handler_for
+from app.sync.jobs import OUTBOUND
+from app.sync.models import Job
 from app.sync.reconcile import reconcile
+from app.tickets import links
 from connectors.base import PermanentConnectorError, RetryableConnectorError
 
 logger = logging.getLogger("followthrough.worker")
@@ -52,22 +57,21 @@ class Worker:
 
     # -- claiming --------------------------------------------------------------------------
 
-    def claim(self, limit: int = 1) -> list[OutboxEntry]:
+    def claim(self, limit: int = 1) -> list[Job]:
         """Lease up to `limit` due jobs, respecting each integration's pause and concurrency."""
         now = utcnow()
         policy = self.settings.sync
         with session_scope(self.db) as session:
             due = session.exec(
-                select(OutboxEntry)
+                select(Job)
                 .where(
                     or_(
-                        (col(OutboxEntry.status) == "pending")
-                        & (col(OutboxEntry.available_at) <= now),
-                        (col(OutboxEntry.status) == "leased")
-                        & (col(OutboxEntry.leased_until) < now),
+                        (col(Job.status) == "pending") & (col(Job.available_at) <= now),
+                        (col(Job.status) == "leased") & (col(Job.leased_until) < now),
                     )
                 )
-                .order_by(col(OutboxEntry.available_at))
+                # "inbound" sorts before "outbound": deliveries are applied first.
+                .order_by(col(Job.lane), col(Job.available_at))
                 .limit(limit * 10)
                 .with_for_update(skip_locked=True)
             ).all()
@@ -75,12 +79,12 @@ class Worker:
                 return []
             busy = self._busy_by_integration(session, now)
             integrations = {i.id: i for i in session.exec(select(Integration)).all()}
-            claimed: list[OutboxEntry] = []
+            claimed: list[Job] = []
             for entry in due:
                 integration = (
                     integrations.get(entry.integration_id) if entry.integration_id else None
                 )
-                if integration is not None:
+                if integration is not None and entry.lane == OUTBOUND:
                     if integration.paused_until is not None and integration.paused_until > now:
                         continue
                     if busy.get(integration.id, 0) >= integration.max_concurrency:
@@ -99,9 +103,13 @@ class Worker:
     @staticmethod
     def _busy_by_integration(session: Session, now: object) -> dict[UUID, int]:
         rows = session.exec(
-            select(OutboxEntry.integration_id, func.count())
-            .where(col(OutboxEntry.status) == "leased", col(OutboxEntry.leased_until) >= now)
-            .group_by(col(OutboxEntry.integration_id))
+            select(Job.integration_id, func.count())
+            .where(
+                col(Job.status) == "leased",
+                col(Job.leased_until) >= now,
+                col(Job.lane) == OUTBOUND,
+            )
+            .group_by(col(Job.integration_id))
         ).all()
         return {
             integration_id: count for integration_id, count in rows if integration_id is not None
@@ -116,9 +124,9 @@ class Worker:
             self._run(entry)
         return len(entries)
 
-    def _run(self, entry: OutboxEntry) -> None:
+    def _run(self, entry: Job) -> None:
         try:
-            outcome = sync_engine.run(self.db, entry, self.settings, self.connectors)
+            outcome = handler_for(entry).run(self.db, entry, self.settings, self.connectors)
         except RetryableConnectorError as exc:
             self._failed(entry, exc.message, retry_after=exc.retry_after, permanent=False)
         except PermanentConnectorError as exc:
@@ -134,16 +142,16 @@ class Worker:
         else:
             if outcome.done:
                 self._finish(entry)
-                if entry.operation in ("ticket.create", "ticket.update"):
-                    SYNC_LATENCY.labels(entry.operation).observe(
+                if entry.lane == OUTBOUND:
+                    SYNC_LATENCY.labels(entry.kind).observe(
                         (utcnow() - entry.created_at).total_seconds()
                     )
             else:
                 self._later(entry, outcome.retry_in or self.settings.sync.poll_seconds)
 
-    def _finish(self, entry: OutboxEntry) -> None:
+    def _finish(self, entry: Job) -> None:
         with session_scope(self.db) as session:
-            row = session.get(OutboxEntry, entry.id, with_for_update=True)
+            row = session.get(Job, entry.id, with_for_update=True)
             if row is None or row.lease_owner != self.name:
                 return
             row.status = "done"
@@ -152,9 +160,9 @@ class Worker:
             row.updated_at = utcnow()
             session.add(row)
 
-    def _later(self, entry: OutboxEntry, seconds: float) -> None:
+    def _later(self, entry: Job, seconds: float) -> None:
         with session_scope(self.db) as session:
-            row = session.get(OutboxEntry, entry.id, with_for_update=True)
+            row = session.get(Job, entry.id, with_for_update=True)
             if row is None or row.lease_owner != self.name:
                 return
             row.status = "pending"
@@ -164,39 +172,35 @@ class Worker:
             session.add(row)
 
     def _failed(
-        self, entry: OutboxEntry, message: str, *, retry_after: float | None, permanent: bool
+        self, entry: Job, message: str, *, retry_after: float | None, permanent: bool
     ) -> None:
         policy = self.settings.sync
         with session_scope(self.db) as session:
-            row = session.get(OutboxEntry, entry.id, with_for_update=True)
+            row = session.get(Job, entry.id, with_for_update=True)
             if row is None or row.lease_owner != self.name:
                 return
             row.attempts += 1
             row.last_error = message
             row.leased_until = None
             row.updated_at = utcnow()
-            item = (
-                session.get(ActionItem, row.action_item_id, with_for_update=True)
-                if row.action_item_id
-                else None
-            )
             if permanent or row.attempts >= policy.max_attempts:
                 row.status = "dead"
-                if item is not None:
-                    item.sync_state = "error"
-                    item.sync_error = message
-                    session.add(item)
+                handler_for(row).parked(session, row, message)
                 logger.warning(
-                    "sync job %s parked after %d attempt(s): %s", row.id, row.attempts, message
+                    "%s job %s parked after %d attempt(s): %s",
+                    row.kind,
+                    row.id,
+                    row.attempts,
+                    message,
                 )
             else:
                 row.status = "pending"
                 delay = backoff_seconds(row.attempts, policy, retry_after)
                 row.available_at = utcnow() + timedelta(seconds=delay)
+                item = session.get(ActionItem, row.action_item_id) if row.action_item_id else None
                 if item is not None:
-                    item.sync_error = message
-                    session.add(item)
-                if retry_after and row.integration_id is not None:
+                    links.note_retrying(session, item, message)
+                if retry_after and row.integration_id is not None and row.lane == OUTBOUND:
                     # The tracker asked the whole integration to slow down, not just this job.
                     integration = session.get(Integration, row.integration_id, with_for_update=True)
                     if integration is not None:

@@ -1,7 +1,7 @@
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlmodel import Column, Field, SQLModel, Text
+from sqlmodel import JSON, Column, Field, SQLModel, Text
 
 from app.db import UTCDateTime, utcnow
 
@@ -36,3 +36,9 @@ class TicketLink(SQLModel, table=True):
     watermark: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     # The tracker's ETag of the last read, for conditional requests during reconciliation.
     etag: str | None = Field(default=None, max_length=200)
+    # A verification signal (label, status, /verified comment) seen while the item was still
+    # open: kept and applied when the ticket closes as done, whatever the delivery order.
+    verification_signal: str | None = Field(default=None, sa_column=Column(Text))
+    verification_signal_by: str | None = Field(default=None, max_length=200)
+    # Other tickets found carrying this item's marker and closed as duplicates of this one.
+    duplicate_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 from sqlmodel import Session, col, select
 
 from app.action_items import service as action_items_service
+from app.action_items.history import record
 from app.action_items.models import ActionItem
 from app.auth.service import Caller
 from app.crypto import SecretBox
@@ -15,8 +16,8 @@ from app.db import utcnow
 from app.errors import Conflict, InvalidInput, field_error
 from app.integrations import service as integrations_service
 from app.integrations.models import Integration
-from app.sync import outbox
-from app.sync.models import OutboxEntry
+from app.sync import jobs
+from app.tickets import links
 from app.tickets.models import TicketLink
 from connectors.base import ConnectorError
 
@@ -55,7 +56,7 @@ def link_existing(
     item = action_items_service.get(session, item_id, for_update=True)
     if not item.committed:
         raise Conflict("Things to remain aware of are never ticketed")
-    existing = session.exec(select(TicketLink).where(TicketLink.action_item_id == item.id)).first()
+    existing = links.link_of(session, item.id)
     if existing is not None and (existing.external_key or existing.create_attempts):
         raise Conflict(
             f"This item already has a ticket ({existing.external_key or 'being created'}); one ticket per item"
@@ -92,19 +93,9 @@ def link_existing(
         )
     )
     # Nothing left to create: any waiting create is moot.
-    for entry in session.exec(
-        select(OutboxEntry).where(
-            OutboxEntry.action_item_id == item.id,
-            col(OutboxEntry.status).in_(["pending", "dead"]),
-        )
-    ):
-        entry.status = "done"
-        entry.last_error = "superseded: an existing ticket was linked"
-        session.add(entry)
-    item.sync_state = "synced"
-    item.sync_error = None
-    item.last_synced_at = utcnow()
-    action_items_service.record(
+    jobs.supersede_waiting(session, item.id, "an existing ticket was linked")
+    links.mark_synced(session, item)
+    record(
         session,
         item,
         source="api",
@@ -134,13 +125,11 @@ def request_sync(session: Session, item_id: UUID) -> tuple[ActionItem, int]:
     item = action_items_service.get(session, item_id, for_update=True)
     if not item.committed or item.status == "draft":
         raise Conflict("Only committed items of a published postmortem have tickets to sync")
-    due = outbox.retry_now(session, item.id)
+    due = jobs.retry_now(session, item.id)
     if due == 0:
-        link = session.exec(select(TicketLink).where(TicketLink.action_item_id == item.id)).first()
-        operation = outbox.UPDATE if link is not None and link.external_key else outbox.CREATE
-        outbox.enqueue(session, operation, action_item_id=item.id)
+        kind = jobs.UPDATE if links.has_ticket(links.link_of(session, item.id)) else jobs.CREATE
+        jobs.enqueue(session, kind, action_item_id=item.id)
         due = 1
-    item.sync_state = "pending"
-    session.add(item)
+    links.mark_pending(session, item)
     session.flush()
     return item, due

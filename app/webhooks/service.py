@@ -1,4 +1,4 @@
-"""Inbound webhooks: verify, store once, answer fast; apply later through the outbox."""
+"""Inbound webhooks: verify, store once, answer fast; applied later in the inbound job lane."""
 
 from __future__ import annotations
 
@@ -15,17 +15,21 @@ from sqlmodel import Session, col, select
 
 from app.crypto import SecretBox
 from app.db import session_scope, utcnow
-from app.errors import AppError, NotFound, Unauthorized
+from app.errors import AppError, Conflict, NotFound, Unauthorized
 from app.integrations.models import Integration
-from app.sync.models import OutboxEntry
-from app.tickets.events import Origin, apply_event
+from app.sync import jobs
 from app.webhooks.models import WebhookDelivery
 from connectors import registry
-from connectors.base import MalformedPayload, TrackerKind, WebhookParser
+from connectors.base import (
+    MalformedPayload,
+    TrackerEvent,
+    TrackerKind,
+    WebhookParser,
+    WebhookRejected,
+)
 
 logger = logging.getLogger("followthrough.webhooks")
 
-PROCESS = "webhook.process"
 # Headers worth keeping with a delivery (never the signature: it proves nothing later).
 KEPT_HEADERS = (
     "x-github-event",
@@ -66,7 +70,11 @@ def receive(
         box.open(integration.webhook_secret_sealed) if integration.webhook_secret_sealed else None
     )
     parser = _parser(integration)
-    if not parser.verify_signature(headers, body, secret, now):
+    try:
+        signed = parser.verify_signature(headers, body, secret, now)
+    except WebhookRejected as exc:
+        raise Unauthorized(f"The delivery is refused: {exc}") from exc
+    if not signed:
         raise Unauthorized(
             "The webhook signature is missing or does not match this integration's secret"
         )
@@ -92,11 +100,7 @@ def receive(
             session.add(row)
             session.flush()
             if events:
-                session.add(
-                    OutboxEntry(
-                        operation=PROCESS, delivery_id=row.id, integration_id=integration.id
-                    )
-                )
+                jobs.enqueue_delivery(session, row.id, integration.id)
             stored_id = row.id
     except IntegrityError:
         _count_redelivery(engine, integration.id, delivery_id)
@@ -131,23 +135,56 @@ def _count_redelivery(engine: Engine, integration_id: UUID, delivery_id: str) ->
             session.add(row)
 
 
-def process(engine: Engine, delivery_row_id: UUID) -> None:
-    """Apply a stored delivery's events, all in one transaction, and record the outcome."""
-    with session_scope(engine) as session:
-        row = session.get(WebhookDelivery, delivery_row_id, with_for_update=True)
-        if row is None or row.outcome != "received":
-            return
-        integration = session.get(Integration, row.integration_id)
-        if integration is None:
-            return
-        headers = dict(row.headers)
-        events = _parser(integration).parse_events(headers, row.body.encode(), integration.options)
-        origin = Origin(source="webhook", actor=f"delivery:{row.delivery_id}")
-        outcomes = [apply_event(session, integration, event, origin) for event in events]
-        row.outcome = "applied"
-        row.detail = "; ".join(outcomes)[:4000]
+def claim_for_apply(
+    session: Session, delivery_row_id: object
+) -> tuple[WebhookDelivery | None, Integration | None, list[TrackerEvent]]:
+    """The stored delivery (locked) and its events, when it is still waiting to be applied."""
+    row = session.get(WebhookDelivery, delivery_row_id, with_for_update=True)
+    if row is None or row.outcome not in ("received", "failed"):
+        return None, None, []
+    integration = session.get(Integration, row.integration_id)
+    if integration is None:
+        return None, None, []
+    events = _parser(integration).parse_events(
+        dict(row.headers), row.body.encode(), integration.options
+    )
+    return row, integration, events
+
+
+def mark_applied(session: Session, row: WebhookDelivery, detail: str) -> None:
+    row.outcome = "applied"
+    row.detail = detail[:4000]
+    row.processed_at = utcnow()
+    session.add(row)
+
+
+def mark_failed(session: Session, delivery_row_id: object, reason: str) -> None:
+    """Its job was parked: say so on the delivery, with why."""
+    row = session.get(WebhookDelivery, delivery_row_id, with_for_update=True)
+    if row is not None and row.outcome in ("received", "failed"):
+        row.outcome = "failed"
+        row.detail = reason[:4000]
         row.processed_at = utcnow()
         session.add(row)
+
+
+def retry(session: Session, delivery_row_id: UUID) -> WebhookDelivery:
+    """Apply a failed delivery again: its parked job is due now with a fresh attempt budget."""
+    row = session.get(WebhookDelivery, delivery_row_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"No webhook delivery with id {delivery_row_id}")
+    if row.outcome != "failed":
+        raise Conflict(f"This delivery is {row.outcome}; only a failed delivery can be retried")
+    job = jobs.waiting_for_delivery(session, row.id)
+    if job is None:
+        jobs.enqueue_delivery(session, row.id, row.integration_id)
+    elif job.status == "dead":
+        jobs.retry(session, job.id)
+    row.outcome = "received"
+    row.processed_at = None
+    session.add(row)
+    session.flush()
+    return row
 
 
 def recent(session: Session, *, integration_id: UUID | None, limit: int) -> list[WebhookDelivery]:

@@ -1,4 +1,4 @@
-"""Shared steps for the sync tests: set up a routed integration, publish, drain the outbox."""
+"""Shared steps for the sync tests: set up a routed integration, publish, drain the job queue."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ FAST_SYNC = SyncPolicy(
     max_attempts=3,
     backoff_base_seconds=0.01,
     backoff_cap_seconds=0.05,
-    jira_confirm_window_seconds=0,
+    resend_window_seconds=0,
+    resend_margin_seconds=0.2,
 )
 FAST_OPTIONS = {"seconds_between_writes": 0, "seconds_between_requests": 0, "timeout_seconds": 5}
 
@@ -99,11 +100,13 @@ def owner(client: TestClient, **accounts: str) -> dict[str, Any]:
     return make_person(client, "alice", display_name="Alice Moreau", tracker_accounts=accounts)
 
 
-def outbox_rows(engine: Engine) -> list[tuple[str, str, int]]:
+def job_rows(engine: Engine, lane: str = "outbound") -> list[tuple[str, str, int]]:
     with engine.connect() as conn:
         return [
             tuple(r)
-            for r in conn.execute(text("SELECT operation, status, attempts FROM outbox_entry"))
+            for r in conn.execute(
+                text("SELECT kind, status, attempts FROM job WHERE lane = :lane"), {"lane": lane}
+            )
         ]  # type: ignore[misc]
 
 
@@ -117,7 +120,8 @@ def start_worker_process(settings: Settings, **env: str) -> subprocess.Popen[byt
         "FOLLOWTHROUGH_SYNC__LEASE_SECONDS": "2",
         "FOLLOWTHROUGH_SYNC__BACKOFF_BASE_SECONDS": "0.01",
         "FOLLOWTHROUGH_SYNC__BACKOFF_CAP_SECONDS": "0.05",
-        "FOLLOWTHROUGH_SYNC__JIRA_CONFIRM_WINDOW_SECONDS": "0",
+        "FOLLOWTHROUGH_SYNC__RESEND_WINDOW_SECONDS": "0",
+        "FOLLOWTHROUGH_SYNC__RESEND_MARGIN_SECONDS": "0.2",
         **env,
     }
     return subprocess.Popen(

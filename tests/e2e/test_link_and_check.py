@@ -12,7 +12,7 @@ from app.settings import Settings
 from tests.e2e.sync_support import (
     connect_tracker,
     drain,
-    outbox_rows,
+    job_rows,
     owner,
     publish_items,
     worker_for,
@@ -56,7 +56,7 @@ def test_linking_an_existing_ticket_adopts_it_instead_of_creating(
     assert (linked.json()["ticket_key"], linked.json()["sync_state"]) == ("acme/api#1", "synced")
     drain(worker_for(engine, settings))
     assert len(fake_github.issues) == 1, "no second ticket was created"
-    assert [row[1] for row in outbox_rows(engine)] == ["done"]
+    assert [row[1] for row in job_rows(engine)] == ["done"]
     again = client.post(f"/v1/action-items/{item['id']}/link", json={"ticket": "acme/api#1"})
     assert again.status_code == 409
     missing = client.post(

@@ -70,7 +70,7 @@ def test_two_workers_on_postgresql_make_exactly_one_ticket_per_item(
     assert len(fake_jira.issues) == ITEMS
     with engine.connect() as conn:
         keys = conn.execute(text("SELECT external_key FROM ticket_link")).scalars().all()
-        owners = conn.execute(text("SELECT DISTINCT lease_owner FROM outbox_entry")).scalars().all()
+        owners = conn.execute(text("SELECT DISTINCT lease_owner FROM job")).scalars().all()
     assert sorted(keys) == sorted(fake_jira.issues)
     assert len(set(keys)) == ITEMS
     assert len(set(owners)) == 2, "both workers should have taken part"

@@ -12,8 +12,8 @@ from app.settings import Settings
 from tests.e2e.sync_support import (
     connect_tracker,
     drain,
+    job_rows,
     kill,
-    outbox_rows,
     owner,
     publish_items,
     start_worker_process,
@@ -158,10 +158,10 @@ def test_jira_unconfirmed_create_waits_for_the_search_index(
         )
     )
     publish_items(client)
-    worker = worker_for(engine, settings, jira_confirm_window_seconds=3600)
+    worker = worker_for(engine, settings, resend_window_seconds=3600)
     drain(worker)
     assert len(fake_jira.requests_to("POST", "/rest/api/3/issue")) == 1
-    assert [row[1] for row in outbox_rows(engine)] == ["pending"]
+    assert [row[1] for row in job_rows(engine)] == ["pending"]
 
 
 def test_rate_limit_pauses_the_integration_for_retry_after(
@@ -206,7 +206,7 @@ def test_repeated_failures_park_the_job_and_sync_retries_it(
     parked = client.get(f"/v1/action-items/{item['id']}").json()
     assert parked["sync_state"] == "error"
     assert parked["sync_error"]
-    assert [row[1] for row in outbox_rows(engine)] == ["dead"]
+    assert [row[1] for row in job_rows(engine)] == ["dead"]
 
     retried = client.post(f"/v1/action-items/{item['id']}/sync")
     assert retried.status_code == 200
@@ -229,7 +229,7 @@ def test_a_permanent_error_parks_at_once_with_the_trackers_message(
     read = client.get(f"/v1/action-items/{item['id']}").json()
     assert read["sync_state"] == "error"
     assert read["sync_error"]
-    assert [row[1:] for row in outbox_rows(engine)] == [("dead", 1)]
+    assert [row[1:] for row in job_rows(engine)] == [("dead", 1)]
 
 
 def test_worker_killed_after_the_tracker_created_the_ticket_makes_no_duplicate(
