@@ -234,6 +234,7 @@ def test_markdown_says_whether_an_entry_was_written_during_the_incident(
         "line one\nline two",
         "line one\r\nline two",
         "line one\rline two",
+        "one\r\ntwo\rthree\nfour",
         "a | b || c",
         "trailing pipe |",
     ],
@@ -251,8 +252,10 @@ def test_a_timeline_text_cannot_break_its_table_row(client: TestClient, text: st
         "observation",
         "after",
     )
-    # The words all survive, in one cell, with pipes escaped.
+    # The words all survive, in one cell, with pipes escaped; a line break of any kind
+    # (CRLF included) becomes one space.
     assert what.replace("\\|", "|").split() == text.split()
+    assert "  " not in what
 
 
 def test_markdown_tells_each_responder_decision_point(
@@ -344,6 +347,27 @@ def test_markdown_ticks_the_checklist_once_an_item_is_closed(client: TestClient)
     assert f"- [x] {criterion}" in items
     assert "- [ ]" not in items
     assert "status: closed" in items
+
+
+def test_markdown_says_who_verified_an_item_with_what_evidence(client: TestClient) -> None:
+    make_person(client, "alice")
+    pm = make_postmortem(client)
+    assert client.post(f"/v1/postmortems/{pm['id']}/publish").status_code == 200
+    item_id = pm["action_items"][0]["id"]
+    closed = client.post(f"/v1/action-items/{item_id}/close", json={"resolution": "done"})
+    assert closed.status_code == 200, closed.text
+    verified = client.post(
+        f"/v1/action-items/{item_id}/verify", json={"evidence": "game day 12 Nov: gate held"}
+    )
+    assert verified.status_code == 200, verified.text
+    text = markdown(client, pm)
+    # The only committed item verified: the postmortem is complete.
+    assert "**Status:** complete" in text
+    items = section(text, "Action items")
+    assert "- [x] Deploys halt" in items and "status: verified" in items
+    [line] = [line for line in items.splitlines() if line.startswith("Verified by ")]
+    assert line.startswith("Verified by admin-tests on ")
+    assert line.endswith(": game day 12 Nov: gate held")
 
 
 def test_things_to_remain_aware_of_hold_only_the_uncommitted_items(
