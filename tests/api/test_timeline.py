@@ -490,6 +490,10 @@ def test_without_an_alert_entry_the_clock_starts_at_detection(client: TestClient
     )
     created = client.post(f"/v1/postmortems/{pm['id']}/decision-points", json=point(16))
     assert created.json()["minutes_since_alert"] == 10.0
+    # With no timeline at all, too (the factory's detection is 4 minutes after the start).
+    empty = bare_postmortem(client)
+    created = client.post(f"/v1/postmortems/{empty['id']}/decision-points", json=point(14))
+    assert created.json()["minutes_since_alert"] == 10.0
 
 
 def test_an_alert_edited_into_another_kind_no_longer_starts_the_clock(
