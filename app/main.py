@@ -25,6 +25,7 @@ from app.people.routes import people_router, teams_router
 from app.postmortems.routes import router as postmortems_router
 from app.request_guard import RequestGuardMiddleware
 from app.settings import Settings, get_settings
+from app.sync.routes import router as sync_jobs_router
 from app.sync.worker import start_in_background
 from app.timeline.routes import router as timeline_router
 from app.wall.routes import router as wall_router
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         action_items_router,
         integrations_router,
         webhooks_router,
+        sync_jobs_router,
         dashboard_router,
         patterns_router,
         reviews_router,

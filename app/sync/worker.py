@@ -33,7 +33,7 @@ from app.sync.jobs import OUTBOUND
 from app.sync.models import Job
 from app.sync.reconcile import reconcile
 from app.tickets import links
-from connectors.base import PermanentConnectorError, RetryableConnectorError
+from connectors.base import MalformedPayload, PermanentConnectorError, RetryableConnectorError
 
 logger = logging.getLogger("followthrough.worker")
 
@@ -133,6 +133,14 @@ class Worker:
             self._failed(entry, exc.message, retry_after=None, permanent=True)
         except sync_engine.NothingToRoute as exc:
             self._failed(entry, str(exc), retry_after=None, permanent=True)
+        except MalformedPayload as exc:
+            # A stored delivery that cannot be read now will not be readable on a retry.
+            self._failed(
+                entry,
+                f"the stored delivery cannot be read: {exc}",
+                retry_after=None,
+                permanent=True,
+            )
         except Exception as exc:
             # A bug or a lost database must not kill the loop; the job is retried with backoff.
             logger.exception("sync job %s failed unexpectedly", entry.id)

@@ -76,3 +76,10 @@ def list_deliveries(
     """Recent webhook deliveries, newest first, with what became of each."""
     rows = webhooks_service.recent(session, integration_id=integration_id, limit=limit)
     return DeliveryList(items=[DeliveryRead.model_validate(r, from_attributes=True) for r in rows])
+
+
+@router.post("/v1/webhook-deliveries/{delivery_id}/retry", response_model=DeliveryRead)
+def retry_delivery(delivery_id: UUID, session: SessionDep, _: Admin) -> DeliveryRead:
+    """Apply a failed delivery again (its job was parked, and `detail` says why)."""
+    row = webhooks_service.retry(session, delivery_id)
+    return DeliveryRead.model_validate(row, from_attributes=True)

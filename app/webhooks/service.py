@@ -30,19 +30,6 @@ from connectors.base import (
 
 logger = logging.getLogger("followthrough.webhooks")
 
-# Headers worth keeping with a delivery (never the signature: it proves nothing later).
-KEPT_HEADERS = (
-    "x-github-event",
-    "x-github-delivery",
-    "x-atlassian-webhook-identifier",
-    "x-atlassian-webhook-retry",
-    "linear-delivery",
-    "linear-event",
-    "content-type",
-    "user-agent",
-)
-
-
 class MalformedBody(AppError):
     status_code = 400
     title = "Malformed body"
@@ -83,8 +70,10 @@ def receive(
     except MalformedPayload as exc:
         raise MalformedBody(f"The delivery body cannot be read: {exc}") from exc
     delivery_id = parser.delivery_id(headers, body)
-    kept = {k: v for k, v in headers.items() if k in KEPT_HEADERS}
-    event_name = kept.get("x-github-event") or kept.get("linear-event") or _body_event(body)
+    webhook = registry.profile(TrackerKind(integration.kind)).webhook
+    # Never the signature: it proves nothing later.
+    kept = {k: v for k, v in headers.items() if k in webhook.kept_headers}
+    event_name = webhook.event_name(headers, _json_object(body))
     try:
         with session_scope(engine) as session:
             row = WebhookDelivery(
@@ -112,14 +101,12 @@ def receive(
     }
 
 
-def _body_event(body: bytes) -> str:
+def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         data = json.loads(body)
     except ValueError:
-        return ""
-    if isinstance(data, dict):
-        return str(data.get("webhookEvent") or data.get("type") or "")
-    return ""
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _count_redelivery(engine: Engine, integration_id: UUID, delivery_id: str) -> None:
