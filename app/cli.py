@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from typing import Annotated
 
@@ -14,7 +15,9 @@ from app.auth import service as auth_service
 from app.db import make_engine, session_scope
 from app.enums import Scope
 from app.errors import AppError
+from app.main import create_app
 from app.settings import get_settings
+from app.sync.worker import Worker
 
 app = typer.Typer(
     help="Followthrough: postmortems whose action items get done.", no_args_is_help=True
@@ -51,10 +54,6 @@ def worker(
     ] = 1,
 ) -> None:
     """Run sync workers without the API (scale-out on PostgreSQL: run as many as you like)."""
-    import threading
-
-    from app.sync.worker import Worker
-
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
     workers = [Worker(engine, settings, name=None) for _ in range(threads)]
@@ -74,8 +73,6 @@ def worker(
 @app.command()
 def openapi() -> None:
     """Print the API's OpenAPI document (what `make openapi` writes to openapi/openapi.json)."""
-    from app.main import create_app
-
     typer.echo(json.dumps(create_app().openapi(), indent=2, sort_keys=True))
 
 

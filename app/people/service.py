@@ -7,8 +7,10 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.action_items.models import ActionItem
 from app.enums import TrackerKind
 from app.errors import Conflict, InvalidInput, NotFound, field_error
+from app.integrations.models import Integration
 from app.pagination import paginate
 from app.people.models import Person, Team
 from app.people.schemas import PersonCreate, PersonRead, PersonUpdate, TeamCreate, TeamUpdate
@@ -110,8 +112,6 @@ def update_person(session: Session, person_id: UUID, data: PersonUpdate) -> Pers
 
 def _accounts(session: Session, accounts: dict[str, str]) -> dict[str, str]:
     """Keys are tracker kinds, or integration names when one kind has several workspaces."""
-    from app.integrations.models import Integration  # integrations build on people
-
     kinds = {kind.value for kind in TrackerKind}
     names = set(session.exec(select(Integration.name)).all())
     for key in accounts:
@@ -134,8 +134,6 @@ def account_on(person: Person, kind: str, integration_name: str) -> str | None:
 
 def delete_person(session: Session, person_id: UUID) -> None:
     person = get_person(session, person_id)
-    from app.action_items.models import ActionItem  # local: action items build on people
-
     owns = session.exec(
         select(ActionItem.id).where(ActionItem.owner_person_id == person.id)
     ).first()
