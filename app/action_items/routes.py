@@ -152,7 +152,7 @@ def link_ticket(
 def sync_action_item(item_id: UUID, session: SessionDep, _: Writer) -> SyncReport:
     """Retry the item's ticket sync now, including jobs parked after repeated failures."""
     item, due = tickets_service.request_sync(session, item_id)
-    return SyncReport(action_item_id=item.id, jobs_due_now=due, sync_state="pending")
+    return SyncReport(action_item_id=item.id, jobs_due_now=due, sync_state=item.sync_state)
 
 
 @router.get("/{item_id}/history", response_model=ActionItemHistory)

@@ -4,7 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.enums import ActionItemStatus, ChainLevel, Priority, Purpose, TrackerKind
+from app.enums import ActionItemStatus, ChainLevel, Priority, Purpose, SyncState, TrackerKind
 from app.validation import LongText, Name, NonBlankText, Slug
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -73,9 +73,7 @@ class ActionItemRead(BaseModel):
     verified_at: datetime | None
     verified_by: str | None
     verification_evidence: str | None
-    sync_state: Literal["pending", "synced", "error"] | None = Field(
-        description="None until the item needs a ticket"
-    )
+    sync_state: SyncState | None = Field(description="None until the item needs a ticket")
     sync_error: str | None
     last_synced_at: datetime | None
     ticket_key: str | None = Field(description='The ticket as its tracker names it, e.g. "OPS-42"')
@@ -127,7 +125,7 @@ class LinkRequest(BaseModel):
 class SyncReport(BaseModel):
     action_item_id: UUID
     jobs_due_now: int
-    sync_state: Literal["pending", "synced", "error"] | None
+    sync_state: SyncState | None
 
 
 class ActionItemEventRead(BaseModel):
