@@ -148,6 +148,7 @@ def test_create_stores_the_nested_records_and_get_returns_the_same_detail(
     assert created.status_code == 201, created.text
     pm = created.json()
     assert created.headers["location"] == f"/v1/postmortems/{pm['id']}"
+    assert created.headers["etag"] == '"1"'
     assert (pm["status"], pm["version"], pm["team"]) == ("draft", 1, "payments")
     assert pm["services"] == ["api", "checkout"]
     assert pm["tags"] == ["config-push", "dns"]
@@ -271,6 +272,7 @@ def test_an_id_that_is_not_a_uuid_is_a_422_naming_the_path_parameter(client: Tes
         ({"severity": "SEV9"}, "body.severity"),
         ({"severity": 2}, "body.severity"),
         ({"title": 42}, "body.title"),
+        ({"title": ""}, "body.title"),
         ({"title": "   "}, "body.title"),
         ({"started_at": "the morning"}, "body.started_at"),
         ({"services": "checkout"}, "body.services"),
@@ -278,9 +280,18 @@ def test_an_id_that_is_not_a_uuid_is_a_422_naming_the_path_parameter(client: Tes
         ({"tags": [7]}, "body.tags[0]"),
         ({"tags": ["a,b"]}, "body.tags[0]"),
         ({"incident_url": "ftp://example.com"}, "body.incident_url"),
+        ({"links": [{"kind": "runbook", "url": "not a url"}]}, "body.links[0].url"),
         ({"review": {"possible_elsewhere": "maybe"}}, "body.review.possible_elsewhere"),
         ({"chain_walk": {"L2": {"contributed": "sort of"}}}, "body.chain_walk.L2.contributed"),
         ({"timeline": "none"}, "body.timeline"),
+        (
+            {
+                "timeline": [
+                    {"at": iso(INCIDENT_START), "author": "x", "kind": "rumour", "text": "t"}
+                ]
+            },
+            "body.timeline[0].kind",
+        ),
         ({"recurrence_of": ["INC-1"]}, "body.recurrence_of[0]"),
         (
             {"conditions": [{"category": "root_cause", "description": "dns"}]},
@@ -777,7 +788,7 @@ def three_postmortems(client: TestClient) -> dict[str, str]:
         ({"team": "payments", "status": "in_review"}, ""),
     ],
 )
-def test_list_filters(
+def test_the_list_holds_only_the_postmortems_matching_every_filter(
     client: TestClient,
     three_postmortems: dict[str, str],
     params: dict[str, str],
@@ -875,6 +886,7 @@ def _encoded(value: Any) -> str:
         _encoded("ab"),
         _encoded({"at": 1, "id": 2}),
         _encoded(["yesterday", MISSING]),
+        _encoded([12, MISSING]),
         _encoded(["2026-11-02T09:00:00+00:00", "not-a-uuid"]),
         _encoded(["2026-11-02T09:00:00+00:00", 5]),
         # Well-formed but not issued by the service: no zone, or a time before year 1 in UTC.
