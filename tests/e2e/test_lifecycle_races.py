@@ -122,6 +122,7 @@ def test_linear_create_applied_late_then_refused_as_existing_links_the_issue(
     client: TestClient, engine: Engine, settings: Settings, fake_linear: FakeLinear
 ) -> None:
     owner(client, linear="user-alice")
+    # No labels to resolve, so the first call is the create itself.
     connect_tracker(
         client,
         "linear",
@@ -129,11 +130,13 @@ def test_linear_create_applied_late_then_refused_as_existing_links_the_issue(
         {"api_key": API_KEY},
         TEAM_ID,
         options=CLIENT_TIMEOUT,
+        labels=[],
     )
-    # The create lands after the client gave up, and the first lookup is slow too: the retry's
-    # create meets "Issue with this id already exists", which means it exists.
+    # The create lands after the client gave up; the lookup that follows is read before it
+    # lands and answered after, so the retry's create meets "Issue with this id already exists",
+    # which with a client-chosen id means it exists.
     fake_linear.inject(Fault("slow", method="POST", path_part="/graphql", delay=1.4))
-    fake_linear.inject(Fault("slow", method="POST", path_part="/graphql", delay=1.4))
+    fake_linear.inject(Fault("delay_reply", method="POST", path_part="/graphql", delay=0.6))
     [item] = publish_items(client)
     worker = worker_for(engine, settings, resend_margin_seconds=0.2)
 
