@@ -105,21 +105,27 @@ def create(
     path: str = "body",
 ) -> ActionItem:
     person_id, team_id = _resolve_owner(session, data.owner, f"{path}.owner")
-    live = postmortem.status in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE)
-    status = ActionItemStatus.OPEN if live and data.committed else ActionItemStatus.DRAFT
     values = data.model_dump(include=set(CONTENT_FIELDS))
     item = ActionItem(
         postmortem_id=postmortem.id,
         incident_started_at=postmortem.started_at,
         owner_person_id=person_id,
         owner_team_id=team_id,
-        status=status.value,
+        status=ActionItemStatus.DRAFT.value,
         **values,
     )
     session.add(item)
     session.flush()
     record(session, item, source="api", actor=caller.actor, kind="created", to_status=item.status)
-    if item.status == ActionItemStatus.OPEN:
+    live = postmortem.status in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE)
+    if live and item.committed:
+        transition(
+            session,
+            item,
+            ActionItemStatus.OPEN,
+            api_cause(caller),
+            note="added to a published postmortem",
+        )
         jobs.enqueue(session, jobs.CREATE, action_item_id=item.id)
     return item
 
