@@ -116,7 +116,16 @@ def test_the_database_refuses_a_second_token_with_the_same_name(engine: Engine) 
     assert list(_tokens(engine)) == ["twin"]
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 101, str(uuid4()), uuid4().hex])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "   ",
+        "x" * 101,
+        "6188b447-c2ba-427f-8175-2ff2dc48588d",
+        "c2b68a5d4b584dc78f441583934a3d6a",
+    ],
+)
 def test_token_names_must_be_present_short_and_not_shaped_like_an_id(
     engine: Engine, name: str
 ) -> None:
