@@ -2,9 +2,9 @@
 
 Two lanes share one table: inbound jobs (applying webhook deliveries) are claimed first and
 never wait for an integration's rate-limit pause or concurrency cap, which pace only the
-outbound lane (tracker calls). Leasing is safe with any number of workers and API replicas on one PostgreSQL (row locks with
-SKIP LOCKED); on SQLite, BEGIN IMMEDIATE serialises the claim instead. A job whose worker died
-is taken over when its lease runs out.
+outbound lane (tracker calls). Leasing is safe with any number of workers and API replicas on
+one PostgreSQL (row locks with SKIP LOCKED); on SQLite, BEGIN IMMEDIATE serialises the claim
+instead. A job whose worker died is taken over when its lease runs out.
 """
 
 from __future__ import annotations

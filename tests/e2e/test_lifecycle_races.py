@@ -37,6 +37,20 @@ from tests.fake_trackers.server import Fault
 CLIENT_TIMEOUT = {**FAST_OPTIONS, "timeout_seconds": 1}
 MARGIN = 2.0
 
+# What each fake needs: the owner's account, the credentials, the project.
+ACCOUNTS: dict[str, tuple[str, dict[str, str], str]] = {
+    "github": ("alice-gh", {"token": TOKEN}, "acme/api"),
+    "jira": ("557058:alice", {"email": "bot@example.com", "api_token": API_TOKEN}, "OPS"),
+    "linear": ("user-alice", {"api_key": API_KEY}, TEAM_ID),
+}
+
+
+def connect(client: TestClient, kind: str, base_url: str, **extra: Any) -> dict[str, Any]:
+    """An owner with an account on the tracker and one integration routed to the team."""
+    account, credentials, project = ACCOUNTS[kind]
+    owner(client, **{kind: account})
+    return connect_tracker(client, kind, base_url, credentials, project, **extra)
+
 
 def item_of(client: TestClient, item_id: str) -> dict[str, Any]:
     return client.get(f"/v1/action-items/{item_id}").json()  # type: ignore[no-any-return]
@@ -63,15 +77,7 @@ def run_until_synced(
 def test_create_answered_after_the_client_timeout_makes_one_github_issue(
     client: TestClient, engine: Engine, settings: Settings, fake_github: FakeGitHub
 ) -> None:
-    owner(client, github="alice-gh")
-    connect_tracker(
-        client,
-        "github",
-        fake_github.base_url,
-        {"token": TOKEN},
-        "acme/api",
-        options=CLIENT_TIMEOUT,
-    )
+    connect(client, "github", fake_github.base_url, options=CLIENT_TIMEOUT)
     # The create sleeps past the client's timeout, then lands: the retry must not create again.
     fake_github.inject(Fault("slow", method="POST", path_part="/issues", delay=1.6))
     [item] = publish_items(client)
@@ -89,15 +95,7 @@ def test_create_answered_after_the_client_timeout_makes_one_github_issue(
 def test_a_create_landing_after_the_wait_is_closed_as_a_duplicate_by_the_sweep(
     client: TestClient, engine: Engine, settings: Settings, fake_github: FakeGitHub
 ) -> None:
-    owner(client, github="alice-gh")
-    connect_tracker(
-        client,
-        "github",
-        fake_github.base_url,
-        {"token": TOKEN},
-        "acme/api",
-        options=CLIENT_TIMEOUT,
-    )
+    connect(client, "github", fake_github.base_url, options=CLIENT_TIMEOUT)
     # Longer than the client timeout plus the margin: a second create goes out, then both land.
     fake_github.inject(Fault("slow", method="POST", path_part="/issues", delay=2.5))
     [item] = publish_items(client)
@@ -121,17 +119,8 @@ def test_a_create_landing_after_the_wait_is_closed_as_a_duplicate_by_the_sweep(
 def test_linear_create_applied_late_then_refused_as_existing_links_the_issue(
     client: TestClient, engine: Engine, settings: Settings, fake_linear: FakeLinear
 ) -> None:
-    owner(client, linear="user-alice")
     # No labels to resolve, so the first call is the create itself.
-    connect_tracker(
-        client,
-        "linear",
-        fake_linear.base_url,
-        {"api_key": API_KEY},
-        TEAM_ID,
-        options=CLIENT_TIMEOUT,
-        labels=[],
-    )
+    connect(client, "linear", fake_linear.base_url, options=CLIENT_TIMEOUT, labels=[])
     # The create lands after the client gave up; the lookup that follows is read before it
     # lands and answered after, so the retry's create meets "Issue with this id already exists",
     # which with a client-chosen id means it exists.
@@ -155,10 +144,7 @@ def test_linear_create_applied_late_then_refused_as_existing_links_the_issue(
 def github_item(
     client: TestClient, engine: Engine, settings: Settings, fake_github: FakeGitHub
 ) -> dict[str, Any]:
-    owner(client, github="alice-gh")
-    integration = connect_tracker(
-        client, "github", fake_github.base_url, {"token": TOKEN}, "acme/api", webhook_secret=SECRET
-    )
+    integration = connect(client, "github", fake_github.base_url, webhook_secret=SECRET)
     [item] = publish_items(client)
     worker = worker_for(engine, settings)
     drain(worker)
@@ -235,8 +221,7 @@ def test_tracker_moves_follow_the_machine_and_nonsense_is_recorded_not_forced(
 def test_api_close_of_a_linear_item_moves_the_ticket_and_reconciliation_keeps_it(
     client: TestClient, engine: Engine, settings: Settings, fake_linear: FakeLinear
 ) -> None:
-    owner(client, linear="user-alice")
-    connect_tracker(client, "linear", fake_linear.base_url, {"api_key": API_KEY}, TEAM_ID)
+    connect(client, "linear", fake_linear.base_url)
     [item] = publish_items(client)
     worker = worker_for(engine, settings)
     drain(worker)
@@ -264,14 +249,7 @@ def test_api_close_of_a_linear_item_moves_the_ticket_and_reconciliation_keeps_it
 def test_api_close_of_a_jira_item_transitions_the_ticket_before_it_can_be_verified(
     client: TestClient, engine: Engine, settings: Settings, fake_jira: FakeJira
 ) -> None:
-    owner(client, jira="557058:alice")
-    connect_tracker(
-        client,
-        "jira",
-        fake_jira.base_url,
-        {"email": "bot@example.com", "api_token": API_TOKEN},
-        "OPS",
-    )
+    connect(client, "jira", fake_jira.base_url)
     [item] = publish_items(client)
     worker = worker_for(engine, settings)
     drain(worker)
@@ -303,8 +281,7 @@ def test_api_close_without_any_tracker_applies_at_once(client: TestClient) -> No
 def test_a_refused_state_request_leaves_the_item_as_its_ticket_says(
     client: TestClient, engine: Engine, settings: Settings, fake_github: FakeGitHub
 ) -> None:
-    owner(client, github="alice-gh")
-    connect_tracker(client, "github", fake_github.base_url, {"token": TOKEN}, "acme/api")
+    connect(client, "github", fake_github.base_url)
     [item] = publish_items(client)
     worker = worker_for(engine, settings)
     drain(worker)
