@@ -30,6 +30,7 @@ from connectors.base import (
 
 logger = logging.getLogger("followthrough.webhooks")
 
+
 class MalformedBody(AppError):
     status_code = 400
     title = "Malformed body"

@@ -45,7 +45,16 @@ def test_metrics_report_items_overdue_and_jobs_without_per_item_labels(client: T
     assert metrics[("followthrough_postmortems", (("status", "published"),))] == 1
     assert metrics[("followthrough_sync_jobs", (("lane", "outbound"), ("state", "pending")))] == 2
     labels = {name for (_, pairs) in metrics for name, _ in pairs}
-    assert labels <= {"team", "status", "state", "lane", "integration", "outcome", "operation", "le"}
+    assert labels <= {
+        "team",
+        "status",
+        "state",
+        "lane",
+        "integration",
+        "outcome",
+        "operation",
+        "le",
+    }
 
 
 def test_scrapes_are_served_from_a_short_cache(
