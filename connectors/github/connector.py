@@ -35,6 +35,7 @@ from connectors.base import (
     TrackerKind,
 )
 from connectors.github import mapping
+from connectors.github.profile import PROFILE
 from connectors.markdown import state_change_comment
 
 SECONDARY_LIMIT_WAIT = 60.0
@@ -316,7 +317,7 @@ class GitHubConnector:
             hook = self._github.get_repo(target.project).create_hook(
                 "web",
                 {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
-                events=["issues", "issue_comment"],
+                events=list(PROFILE.webhook.events),
                 active=True,
             )
             return str(hook.id)

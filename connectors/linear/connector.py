@@ -28,6 +28,7 @@ from connectors.base import (
 )
 from connectors.linear import mapping
 from connectors.linear.client import LinearClient, NotFound
+from connectors.linear.profile import PROFILE
 from connectors.markdown import state_change_comment
 
 # Ids per reconciliation query (and labels per lookup): Linear's usual page size.
@@ -247,7 +248,7 @@ class LinearConnector:
         fields = {
             "url": url,
             "teamId": target.project,
-            "resourceTypes": ["Issue", "Comment"],
+            "resourceTypes": list(PROFILE.webhook.events),
             "secret": secret,
             "label": "Followthrough",
         }
