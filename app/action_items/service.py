@@ -31,6 +31,7 @@ from app.people.service import person_by_handle, team_by_slug
 from app.postmortems.completion import refresh_completion
 from app.postmortems.models import Postmortem
 from app.sync import jobs
+from app.tickets import links
 from app.tickets.models import TicketLink
 
 CONTENT_FIELDS = (
@@ -222,15 +223,24 @@ def verify(session: Session, item_id: UUID, data: VerifyRequest, caller: Caller)
     item = get(session, item_id, for_update=True)
     require_committed(item)
     evidence = data.evidence if not data.evidence_url else f"{data.evidence}\n{data.evidence_url}"
+    who = data.verified_by or caller.name
     transition(
         session,
         item,
         ActionItemStatus.VERIFIED,
         api_cause(caller),
         note=evidence,
-        verified_by=data.verified_by or caller.name,
+        verified_by=who,
         evidence=evidence,
     )
+    if links.has_ticket(links.link_of(session, item.id)):
+        # People watching the ticket see that the fix was shown to work, and how.
+        jobs.enqueue(
+            session,
+            jobs.COMMENT,
+            action_item_id=item.id,
+            payload={"text": f"Verified by {who}: {evidence}"},
+        )
     return item
 
 

@@ -305,6 +305,25 @@ def set_state(
     return Outcome(done=True)
 
 
+def comment(
+    db: Engine, item_id: UUID, payload: dict[str, Any], connectors: ConnectorCache
+) -> Outcome:
+    """Add a comment to the item's ticket (what the service itself decided, such as a
+    verification); an item without a ticket has nowhere to say it."""
+    with session_scope(db) as session:
+        _, link, integration = _linked(session, item_id)
+        if not links.has_ticket(link):
+            return Outcome(done=True)
+        assert link is not None and integration is not None
+        ref = links.ticket_ref(link)
+    connectors.get(integration).comment(ref, payload["text"])
+    with session_scope(db) as session:
+        item = session.get(ActionItem, item_id, with_for_update=True)
+        if item is not None:
+            links.mark_synced(session, item)
+    return Outcome(done=True)
+
+
 def state_request_failed(session: Session, item_id: UUID, reason: str) -> None:
     """A parked state request: the item keeps the status its ticket has, and says why."""
     item = session.get(ActionItem, item_id, with_for_update=True)

@@ -55,6 +55,12 @@ def _state_request_parked(session: Session, job: Job, reason: str) -> None:
     _sync_failed(session, job, reason)
 
 
+def _comment(db: Engine, job: Job, settings: Settings, connectors: ConnectorCache) -> Outcome:
+    if job.action_item_id is None:
+        return Outcome(done=True)
+    return engine.comment(db, job.action_item_id, job.payload, connectors)
+
+
 def _apply_delivery(
     db: Engine, job: Job, settings: Settings, connectors: ConnectorCache
 ) -> Outcome:
@@ -72,6 +78,7 @@ HANDLERS: dict[str, Handler] = {
     jobs.CREATE: Handler(_item_job(engine.create), _sync_failed),
     jobs.UPDATE: Handler(_item_job(engine.update), _sync_failed),
     jobs.SET_STATE: Handler(_set_state, _state_request_parked),
+    jobs.COMMENT: Handler(_comment, _sync_failed),
     jobs.APPLY_DELIVERY: Handler(_apply_delivery, _delivery_parked),
 }
 

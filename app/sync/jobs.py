@@ -18,6 +18,7 @@ from app.tickets import links
 CREATE = "ticket.create"
 UPDATE = "ticket.update"
 SET_STATE = "ticket.set_state"
+COMMENT = "ticket.comment"
 # Inbound: applying a stored webhook delivery; never paced by an outbound limit.
 APPLY_DELIVERY = "webhook.apply"
 

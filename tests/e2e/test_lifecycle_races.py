@@ -5,6 +5,7 @@ the API while the tracker owns the ticket's state."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -266,6 +267,11 @@ def test_api_close_of_a_jira_item_transitions_the_ticket_before_it_can_be_verifi
     )
     assert verified.status_code == 200, verified.text
     assert verified.json()["status"] == "verified"
+    drain(worker)
+    # Verification is the service's own, and the ticket's watchers are told how it was shown.
+    said = json.dumps([c["body"] for c in fake_jira.issue(key)["comments"]])
+    assert "Verified by" in said and "drill passed" in said
+    assert item_of(client, item["id"])["sync_state"] == "synced"
 
 
 def test_api_close_without_any_tracker_applies_at_once(client: TestClient) -> None:
