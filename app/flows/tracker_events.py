@@ -220,7 +220,8 @@ def _state(ctx: Context) -> str:
             outcome = "closed" if moved.applied else f"not applied: {moved.explanation}"
         evidence = signal or link.verification_signal
         if evidence and S(item.status) == S.CLOSED:
-            outcome += "; " + _verify(ctx, evidence, link.verification_signal_by or ctx.who)
+            by = ctx.who if signal else (link.verification_signal_by or ctx.who)
+            outcome += "; " + _verify(ctx, evidence, by)
         return outcome
     if event.state == TicketState.WONT_DO:
         if status == S.WONT_DO:
