@@ -94,9 +94,13 @@ def apply_event(
     link = find_link(session, integration.id, event.external_key)
     if link is None:
         return f"{event.external_key}: not a ticket of ours"
+    # Every applier of one ticket's events queues on its item's row lock; the link (watermark,
+    # kept verification signal) is read again under it, so a delivery applied by another
+    # worker a moment earlier is seen, never a copy from before it committed.
     item = session.get(ActionItem, link.action_item_id, with_for_update=True)
     if item is None:
         return f"{event.external_key}: its action item is gone"
+    session.refresh(link, with_for_update=True)
     if event.kind in ORDERED:
         # Strictly older only: one delivery or snapshot can carry several events of one instant.
         if link.watermark is not None and event.occurred_at < link.watermark:

@@ -6,18 +6,26 @@ the API while the tracker owns the ticket's state."""
 from __future__ import annotations
 
 import json
+import threading
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from app.db import utcnow
+from app.action_items.models import ActionItem
+from app.action_items.state import Cause, Source
+from app.db import session_scope, utcnow
+from app.flows.tracker_events import apply_event
 from app.integrations.models import Integration
 from app.settings import Settings
 from app.sync.reconcile import reconcile
 from app.sync.worker import Worker
+from connectors.base import EventKind, TicketState, TrackerEvent
 from tests.e2e.sync_support import (
     FAST_OPTIONS,
     connect_tracker,
@@ -332,3 +340,61 @@ def test_inbound_deliveries_are_applied_while_the_integration_is_paused(
     drain(github_item["worker"])
 
     assert item_of(client, github_item["item"])["status"] == "closed"
+
+
+# -- two workers applying one ticket's deliveries at once ------------------------------------------
+
+
+def _event(key: str, at: str, state: TicketState) -> TrackerEvent:
+    return TrackerEvent(
+        external_key=key,
+        delivery_id=f"{state}-{at}",
+        occurred_at=datetime.fromisoformat(at),
+        kind=EventKind.STATE_CHANGED,
+        state=state,
+        raw_status=state.value,
+    )
+
+
+def _wait_for_a_blocked_lock(engine: Engine) -> None:
+    def blocked() -> bool:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar()
+            )
+
+    wait_until(blocked, timeout=10, what="the other worker to wait for the item's lock")
+
+
+@pytest.mark.backends("postgresql")
+def test_an_older_delivery_applied_concurrently_by_another_worker_sees_the_newer_one(
+    client: TestClient, engine: Engine, github_item: dict[str, Any]
+) -> None:
+    # A close (older) and a reopen (newer) of one ticket reach two workers at once. The worker
+    # with the close is made to wait on the item while the reopen commits: it must then see the
+    # reopen's watermark and refuse the older close, not decide from what it read before.
+    key = item_of(client, github_item["item"])["ticket_key"]
+    cause = Cause(Source.WEBHOOK, "delivery:race")
+    with Session(engine) as newer:
+        [integration] = newer.exec(select(Integration)).all()
+        newer.get(ActionItem, UUID(github_item["item"]), with_for_update=True)
+
+        def apply_older() -> None:
+            with session_scope(engine) as older:
+                found = older.get(Integration, integration.id)
+                assert found is not None
+                apply_event(
+                    older, found, _event(key, "2030-01-01T00:00:00+00:00", TicketState.DONE), cause
+                )
+
+        worker = threading.Thread(target=apply_older)
+        worker.start()
+        _wait_for_a_blocked_lock(engine)
+        apply_event(
+            newer, integration, _event(key, "2030-01-01T00:00:05+00:00", TicketState.OPEN), cause
+        )
+        newer.commit()
+    worker.join(timeout=10)
+
+    assert not worker.is_alive()
+    assert item_of(client, github_item["item"])["status"] == "open", "the older close must lose"
