@@ -77,7 +77,7 @@ def openapi() -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "heads") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
     migrate.upgrade(get_settings().resolved_database_url(), revision)
     typer.echo(f"Database at {revision}.")

@@ -24,5 +24,5 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return not (name or "").startswith(("postmortem_fts", "ix_postmortem_fts"))
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(database_url), revision)
