@@ -89,3 +89,16 @@ class PostmortemRecurrence(SQLModel, table=True):
     earlier_id: UUID = Field(
         foreign_key="postmortem.id", primary_key=True, index=True, ondelete="CASCADE"
     )
+
+
+class PostmortemReader(SQLModel, table=True):
+    """Someone acknowledged reading the published postmortem; one row per reader, the first read
+    kept. Whether they sit outside the postmortem's team is judged when they read."""
+
+    __tablename__ = "postmortem_reader"
+
+    postmortem_id: UUID = Field(foreign_key="postmortem.id", primary_key=True, ondelete="CASCADE")
+    reader: str = Field(max_length=120, primary_key=True)
+    read_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    # None when the reader is no known person or the postmortem has no team.
+    outside_team: bool | None = Field(default=None)
