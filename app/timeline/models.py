@@ -8,7 +8,9 @@ from app.db import UTCDateTime, utcnow
 
 
 class TimelineEntry(SQLModel, table=True):
-    """A rough, as-it-happened note. `recorded_at` is when it was written, set by the server."""
+    """A rough, as-it-happened note. `recorded_at` is when it reached the service, set by the
+    server; `written_at`, when given, is when it was written (the chat message or note it came
+    from), never later than `recorded_at`."""
 
     __tablename__ = "timeline_entry"
     # The dashboard's "written during the incident" share reads a period's entries off this
@@ -37,6 +39,9 @@ class TimelineEntry(SQLModel, table=True):
     recorded_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    written_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # "api" for entries sent one by one (or with the postmortem), "import" for a channel import.
+    source: str = Field(default="api", max_length=20)
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -1,10 +1,37 @@
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.enums import DecisionKind, TimelineKind
 from app.validation import LongText, Name, NonBlankText
+
+
+class TimelineSource(StrEnum):
+    API = "api"
+    IMPORT = "import"
+
+
+def _not_after_receipt(value: datetime) -> datetime:
+    now = datetime.now(UTC)
+    if value > now:
+        raise ValueError(
+            f"{value.isoformat()} is later than the entry reached the service "
+            f"({now.isoformat(timespec='seconds')}): an entry cannot be written in the future"
+        )
+    return value
+
+
+WrittenAt = Annotated[
+    AwareDatetime,
+    AfterValidator(_not_after_receipt),
+    Field(
+        description="When the note was written (the chat message or note it came from); never "
+        "later than it reaches the service. Without it, the time it reached the service counts."
+    ),
+]
 
 
 class TimelineEntryCreate(BaseModel):
@@ -13,6 +40,7 @@ class TimelineEntryCreate(BaseModel):
     author: Name
     kind: TimelineKind
     text: NonBlankText
+    written_at: WrittenAt | None = None
 
 
 class TimelineEntryUpdate(BaseModel):
@@ -31,6 +59,8 @@ class TimelineEntryRead(BaseModel):
     kind: TimelineKind
     text: str
     recorded_at: datetime
+    written_at: datetime | None
+    source: TimelineSource
     updated_at: datetime
     version: int
     written_during_incident: bool | None
@@ -54,6 +84,25 @@ class TimelineEntryHistory(BaseModel):
 
 class TimelineList(BaseModel):
     items: list[TimelineEntryRead]
+
+
+class TimelineImportFormat(StrEnum):
+    SLACK = "slack"
+    LINES = "lines"
+
+
+class TimelineImportSkip(BaseModel):
+    path: str = Field(description="`body[3]` for the fourth Slack message, `line 4` for a line")
+    reason: str
+    excerpt: str
+
+
+class TimelineImportRead(BaseModel):
+    format: TimelineImportFormat
+    imported: int
+    duplicates: int = Field(description="Messages already in the timeline (or twice in the body)")
+    skipped: list[TimelineImportSkip] = Field(description="Every message or line not imported")
+    items: list[TimelineEntryRead] = Field(description="The entries created, in incident order")
 
 
 class DecisionPointCreate(BaseModel):

@@ -21,19 +21,36 @@ from app.timeline.schemas import (
     TimelineEntryRead,
     TimelineEntryRevisionRead,
     TimelineEntryUpdate,
+    TimelineSource,
 )
 
 
-def add_entry(session: Session, postmortem: Postmortem, data: TimelineEntryCreate) -> TimelineEntry:
-    entry = TimelineEntry(
-        postmortem_id=postmortem.id,
-        incident_started_at=postmortem.started_at,
-        incident_resolved_at=postmortem.resolved_at,
-        **data.model_dump(),
-    )
+def add_entry(
+    session: Session,
+    postmortem: Postmortem,
+    data: TimelineEntryCreate,
+    *,
+    source: TimelineSource = TimelineSource.API,
+) -> TimelineEntry:
+    """Add one entry; `written_at` was checked against the clock when the body was read, so it
+    is never later than the `recorded_at` stamped here."""
+    entry = new_entry(postmortem, data, source=source)
     session.add(entry)
     session.flush()
     return entry
+
+
+def new_entry(
+    postmortem: Postmortem, data: TimelineEntryCreate, *, source: TimelineSource
+) -> TimelineEntry:
+    """An entry for the postmortem, not yet added to a session."""
+    return TimelineEntry(
+        postmortem_id=postmortem.id,
+        incident_started_at=postmortem.started_at,
+        incident_resolved_at=postmortem.resolved_at,
+        source=source.value,
+        **data.model_dump(),
+    )
 
 
 def entries(session: Session, postmortem_id: UUID) -> list[TimelineEntry]:
@@ -71,7 +88,7 @@ def edit_entry(
             author=entry.author,
             kind=entry.kind,
             text=entry.text,
-            written_at=entry.updated_at,
+            written_at=version_written_at(entry),
             replaced_by=caller.actor,
         )
     )
@@ -104,7 +121,7 @@ def entry_history(
             author=entry.author,
             kind=TimelineKind(entry.kind),
             text=entry.text,
-            written_at=entry.updated_at,
+            written_at=version_written_at(entry),
             replaced_at=None,
             replaced_by=None,
         )
@@ -112,12 +129,21 @@ def entry_history(
     return versions
 
 
+def version_written_at(entry: TimelineEntry) -> datetime:
+    """When the entry's current version was written: the first one when the note was written
+    (its `written_at`, else when it reached us), later ones when they were saved."""
+    if entry.version == 1 and entry.written_at is not None:
+        return entry.written_at
+    return entry.updated_at
+
+
 def written_during_incident(
     entry: TimelineEntry, postmortem: Postmortem, grace: timedelta
 ) -> bool | None:
     if postmortem.resolved_at is None:
         return None
-    return entry.recorded_at <= postmortem.resolved_at + grace
+    written = entry.written_at or entry.recorded_at
+    return written <= postmortem.resolved_at + grace
 
 
 def entry_read(entry: TimelineEntry, postmortem: Postmortem, grace: timedelta) -> TimelineEntryRead:

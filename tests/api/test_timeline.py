@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from tests.factories import INCIDENT_START, iso, make_postmortem
+from tests.factories import INCIDENT_START, iso, make_postmortem, postmortem_body
 from tests.problems import MISSING, error_paths, problem
 
 
@@ -118,7 +118,7 @@ def test_an_added_entry_is_stamped_by_the_server(client: TestClient) -> None:
     assert when(fetched.json()["recorded_at"]) == when(created["recorded_at"])
 
 
-@pytest.mark.parametrize("field", ["recorded_at", "updated_at", "version", "id"])
+@pytest.mark.parametrize("field", ["recorded_at", "updated_at", "version", "id", "source"])
 def test_a_client_cannot_set_server_fields_on_an_entry(client: TestClient, field: str) -> None:
     pm = bare_postmortem(client)
     value: Any = 7 if field == "version" else iso(INCIDENT_START)
@@ -131,6 +131,100 @@ def test_a_client_cannot_set_server_fields_on_an_entry(client: TestClient, field
     refused = client.patch(f"{url}/{created['id']}", json={field: value})
     assert error_paths(refused) == [f"body.{field}"]
     assert client.get(f"{url}/{created['id']}").json() == created
+
+
+def test_an_entry_keeps_the_time_it_was_written(client: TestClient) -> None:
+    pm = bare_postmortem(client)
+    written = INCIDENT_START + timedelta(minutes=6, seconds=30)
+    created = add(client, pm["id"], {**entry(5, "paged the on-call"), "written_at": iso(written)})
+    assert when(created["written_at"]) == written
+    assert created["source"] == "api"
+    assert when(created["recorded_at"]) > written
+    fetched = client.get(f"/v1/postmortems/{pm['id']}/timeline/{created['id']}").json()
+    assert when(fetched["written_at"]) == written
+    listed = client.get(f"/v1/postmortems/{pm['id']}/timeline").json()["items"]
+    assert [when(e["written_at"]) for e in listed] == [written]
+
+
+def test_an_entry_without_a_written_time_reads_null(client: TestClient) -> None:
+    pm = bare_postmortem(client)
+    created = add(client, pm["id"], entry(5))
+    assert created["written_at"] is None
+    assert created["source"] == "api"
+
+
+def test_the_create_body_timeline_takes_written_times(client: TestClient) -> None:
+    written = INCIDENT_START + timedelta(minutes=7)
+    pm = bare_postmortem(
+        client, timeline=[{**entry(5, "with"), "written_at": iso(written)}, entry(6, "without")]
+    )
+    assert [(e["text"], e["written_at"] and when(e["written_at"])) for e in pm["timeline"]] == [
+        ("with", written),
+        ("without", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "written_at",
+    [
+        iso(datetime.now(UTC) + timedelta(minutes=5)),
+        "2999-01-01T00:00:00Z",
+    ],
+)
+def test_an_entry_cannot_be_written_after_it_reached_the_service(
+    client: TestClient, written_at: str
+) -> None:
+    pm = bare_postmortem(client)
+    response = client.post(
+        f"/v1/postmortems/{pm['id']}/timeline", json={**entry(5), "written_at": written_at}
+    )
+    assert error_paths(response) == ["body.written_at"]
+    message = problem(response, 422)["errors"][0]["message"]
+    assert "later than the entry reached the service" in message
+    assert texts(client, pm["id"]) == []
+    nested = client.post(
+        "/v1/postmortems",
+        json=postmortem_body(timeline=[entry(5), {**entry(6), "written_at": written_at}]),
+    )
+    assert error_paths(nested) == ["body.timeline[1].written_at"]
+
+
+@pytest.mark.parametrize("written_at", ["2026-11-02T09:05:00", "yesterday", ""])
+def test_a_written_time_must_be_a_time_with_a_zone(client: TestClient, written_at: Any) -> None:
+    pm = bare_postmortem(client)
+    response = client.post(
+        f"/v1/postmortems/{pm['id']}/timeline", json={**entry(5), "written_at": written_at}
+    )
+    assert error_paths(response) == ["body.written_at"]
+    assert texts(client, pm["id"]) == []
+
+
+def test_the_written_time_cannot_be_edited(client: TestClient) -> None:
+    pm = bare_postmortem(client)
+    written = INCIDENT_START + timedelta(minutes=6)
+    created = add(client, pm["id"], {**entry(5), "written_at": iso(written)})
+    url = f"/v1/postmortems/{pm['id']}/timeline/{created['id']}"
+    refused = client.patch(url, json={"written_at": iso(INCIDENT_START)})
+    assert error_paths(refused) == ["body.written_at"]
+    edited = client.patch(url, json={"text": "tidied up"}).json()
+    assert (edited["version"], when(edited["written_at"])) == (2, written)
+
+
+def test_the_first_version_in_the_history_was_written_at_the_written_time(
+    client: TestClient,
+) -> None:
+    pm = bare_postmortem(client)
+    written = INCIDENT_START + timedelta(minutes=6)
+    created = add(client, pm["id"], {**entry(5, "probably DNS"), "written_at": iso(written)})
+    url = f"/v1/postmortems/{pm['id']}/timeline/{created['id']}"
+    assert [when(v["written_at"]) for v in client.get(f"{url}/history").json()["versions"]] == [
+        written
+    ]
+    client.patch(url, json={"text": "not DNS"})
+    versions = client.get(f"{url}/history").json()["versions"]
+    assert [(v["text"], v["version"]) for v in versions] == [("probably DNS", 1), ("not DNS", 2)]
+    assert when(versions[0]["written_at"]) == written
+    assert when(versions[1]["written_at"]) > when(created["recorded_at"])
 
 
 @pytest.mark.parametrize(
@@ -345,6 +439,20 @@ def test_an_entry_written_after_the_grace_counts_as_reconstructed(
     assert created["written_during_incident"] is False
     listed = client.get(f"/v1/postmortems/{pm['id']}/timeline").json()["items"]
     assert [e["written_during_incident"] for e in listed] == [False]
+
+
+def test_an_entry_sent_late_but_written_during_the_incident_counts_as_during(
+    client: TestClient, settings: Settings
+) -> None:
+    grace = settings.checks.reconstructed_grace_minutes
+    times = _resolved(minutes_ago=grace + 24 * 60)
+    written = when(times["resolved_at"]) - timedelta(minutes=5)
+    pm = bare_postmortem(client, **times)
+    created = add(client, pm["id"], {**entry(5), "written_at": iso(written)})
+    assert created["written_during_incident"] is True
+    after = when(times["resolved_at"]) + timedelta(minutes=grace + 1)
+    late = add(client, pm["id"], {**entry(6), "written_at": iso(after)})
+    assert late["written_during_incident"] is False
 
 
 def test_an_entry_of_an_unresolved_incident_is_neither_during_nor_after(
