@@ -1,12 +1,15 @@
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.deps import Reader, Writer
 from app.db import SessionDep
+from app.enums import TimelineKind
 from app.postmortems import service as postmortems_service
 from app.settings import SettingsDep
+from app.timeline import imports as timeline_imports
 from app.timeline import service as timeline_service
 from app.timeline.schemas import (
     DecisionPointCreate,
@@ -17,8 +20,11 @@ from app.timeline.schemas import (
     TimelineEntryHistory,
     TimelineEntryRead,
     TimelineEntryUpdate,
+    TimelineImportFormat,
+    TimelineImportRead,
     TimelineList,
 )
+from app.validation import Name
 
 router = APIRouter(prefix="/v1/postmortems/{postmortem_id}", tags=["timeline"])
 
@@ -31,7 +37,8 @@ def add_timeline_entry(
     _: Writer,
     settings: SettingsDep,
 ) -> TimelineEntryRead:
-    """Add a timeline entry. `recorded_at` is set by the server: it tells a timeline written
+    """Add a timeline entry. `recorded_at` is set by the server; `written_at`, when the note was
+    written (never later than it reaches us), may be given. The two tell a timeline written
     during the incident from one reconstructed afterwards."""
     postmortem = postmortems_service.get(session, postmortem_id)
     entry = timeline_service.add_entry(session, postmortem, data)
@@ -50,6 +57,92 @@ def list_timeline(
             timeline_service.entry_read(e, postmortem, grace)
             for e in timeline_service.entries(session, postmortem_id)
         ]
+    )
+
+
+async def _raw_body(request: Request) -> bytes:
+    # The export is taken as it is (JSON or text, by `format`), so the body is read raw.
+    return await request.body()
+
+
+_SLACK_EXPORT_SCHEMA = {
+    "type": "array",
+    "maxItems": timeline_imports.MAX_IMPORT_ENTRIES,
+    "items": {
+        "type": "object",
+        "required": ["ts"],
+        "properties": {
+            "ts": {"type": "string", "pattern": timeline_imports.SLACK_TS},
+            "user": {"type": "string"},
+            "username": {"type": "string"},
+            "user_profile": {"type": "object", "properties": {"real_name": {"type": "string"}}},
+            "text": {"type": "string"},
+            "subtype": {"type": "string"},
+            "bot_id": {"type": "string"},
+            "thread_ts": {"type": "string"},
+        },
+    },
+}
+
+
+@router.post(
+    "/timeline/import",
+    response_model=TimelineImportRead,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "`format=slack`: a day file of a Slack export (a list of messages) "
+            'or a `conversations.history` answer (`{"messages": [...]}`). `format=lines`: UTF-8 '
+            "text, one `HH:MM text`, `HH:MM:SS text` or `HH:MM name: text` per line.",
+            "content": {
+                "application/json": {"schema": _SLACK_EXPORT_SCHEMA},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+def import_timeline(
+    postmortem_id: UUID,
+    session: SessionDep,
+    _: Writer,
+    settings: SettingsDep,
+    body: Annotated[bytes, Depends(_raw_body)],
+    import_format: Annotated[TimelineImportFormat, Query(alias="format")],
+    timezone: Annotated[
+        str, Query(max_length=64, description="IANA zone the `lines` times are in")
+    ] = "UTC",
+    on: Annotated[
+        date | None,
+        Query(alias="date", description="Day of the `lines` times; default the incident's start"),
+    ] = None,
+    default_author: Annotated[
+        Name | None, Query(description="Author of messages and lines that name none")
+    ] = None,
+    kind: TimelineKind = TimelineKind.OBSERVATION,
+    include_bots: Annotated[bool, Query(description="Keep Slack messages posted by bots")] = False,
+) -> TimelineImportRead:
+    """Import an incident channel's messages as timeline entries, each with the time it was
+    written (`at` and `written_at`) and its author, marked `source: "import"`. Importing the same
+    messages again adds nothing: a message with the same written time, author and text is a
+    duplicate. Messages that are not notes (joins, bots, empty, unreadable lines) are skipped
+    and listed with the reason; a body that is not what `format` says is a 422 naming where."""
+    postmortem = postmortems_service.get(session, postmortem_id, for_update=True)
+    options = timeline_imports.ImportOptions(
+        format=import_format,
+        timezone=timezone,
+        on=on,
+        default_author=default_author,
+        kind=kind,
+        include_bots=include_bots,
+    )
+    result = timeline_imports.import_messages(session, postmortem, body, options)
+    grace = _grace(settings)
+    return TimelineImportRead(
+        format=result.format,
+        imported=len(result.entries),
+        duplicates=result.duplicates,
+        skipped=result.skipped,
+        items=[timeline_service.entry_read(e, postmortem, grace) for e in result.entries],
     )
 
 
