@@ -10,9 +10,9 @@ from app.action_items.schemas import ActionItemCreate, ActionItemList, ActionIte
 from app.auth.deps import Reader, Writer
 from app.concurrency import etag
 from app.db import SessionDep
-from app.enums import PostmortemStatus, Severity
+from app.enums import ChainLevel, PostmortemStatus, Severity
 from app.export import markdown
-from app.postmortems import related
+from app.postmortems import reads, related
 from app.postmortems import service as postmortems_service
 from app.postmortems.related import RelatedList
 from app.postmortems.schemas import (
@@ -22,6 +22,8 @@ from app.postmortems.schemas import (
     PostmortemList,
     PostmortemRead,
     PostmortemUpdate,
+    ReaderCreate,
+    ReaderRead,
 )
 from app.settings import SettingsDep
 from app.validation import Limit
@@ -57,6 +59,9 @@ def list_postmortems(
     severity: Severity | None = None,
     status: PostmortemStatus | None = None,
     tag: str | None = None,
+    chain_level: Annotated[
+        ChainLevel | None, Query(description="The chain walk says this level contributed")
+    ] = None,
     since: Annotated[
         AwareDatetime | None, Query(description="Incident started at or after")
     ] = None,
@@ -68,7 +73,8 @@ def list_postmortems(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> PostmortemList:
-    """Postmortems, newest first. `since`/`until` bound the incident start; `q` searches text.
+    """Postmortems, newest first. `since`/`until` bound the incident start; `q` searches text;
+    `chain_level` keeps those whose chain walk says that level contributed.
     Pass `next_cursor` back as `cursor` for the next page."""
     rows, next_cursor = postmortems_service.list_postmortems(
         session,
@@ -82,6 +88,7 @@ def list_postmortems(
         q=q,
         cursor=cursor,
         limit=limit,
+        chain_level=chain_level.value if chain_level else None,
     )
     return PostmortemList(items=postmortems_service.to_read(session, rows), next_cursor=next_cursor)
 
@@ -134,6 +141,27 @@ def publish_postmortem(
     Committed action items open."""
     postmortem = postmortems_service.publish(session, postmortem_id, caller, settings.checks)
     return postmortems_service.to_read(session, [postmortem])[0]
+
+
+@router.post(
+    "/{postmortem_id}/reads",
+    status_code=201,
+    response_model=ReaderRead,
+    responses={200: {"model": ReaderRead, "description": "Already read: the first read, kept"}},
+)
+def record_read(
+    postmortem_id: UUID,
+    session: SessionDep,
+    caller: Reader,
+    response: Response,
+    data: ReaderCreate | None = None,
+) -> ReaderRead:
+    """Acknowledge reading the published postmortem, as the person named in `reader` or else as
+    the calling token. Each reader counts once: a second read answers 200 with the first."""
+    reader, created = reads.record(session, postmortem_id, data or ReaderCreate(), caller)
+    if not created:
+        response.status_code = 200
+    return ReaderRead.model_validate(reader, from_attributes=True)
 
 
 @router.get("/{postmortem_id}/related", response_model=RelatedList)
