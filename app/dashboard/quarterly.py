@@ -12,6 +12,7 @@ from app.dashboard import patterns as patterns_service
 from app.dashboard import service as dashboard_service
 from app.dashboard.schemas import Period
 from app.errors import InvalidInput, field_error
+from app.postmortems import outcome
 from app.settings import CheckPolicy
 
 _QUARTER = re.compile(r"^(?P<year>19[7-9]\d|2\d{3})Q(?P<q>[1-4])$")
@@ -30,13 +31,28 @@ def period_of(quarter: str) -> Period:
     return Period(since=since, until=until)
 
 
+def _cell(value: str) -> str:
+    return " ".join(value.split()).replace("|", "\\|")
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.0f}%"
 
 
-def render(session: Session, quarter: str, policy: CheckPolicy) -> str:
+def render(
+    session: Session,
+    quarter: str,
+    policy: CheckPolicy,
+    *,
+    read_window_days: int = dashboard_service.DEFAULT_READ_WINDOW_DAYS,
+) -> str:
     period = period_of(quarter)
-    summary = dashboard_service.summary(session, dashboard_service.Filters(period=period), policy)
+    summary = dashboard_service.summary(
+        session,
+        dashboard_service.Filters(period=period),
+        policy,
+        read_window_days=read_window_days,
+    )
     found = patterns_service.find(session, period)
     late = dashboard_items.open_items(
         session, team=None, overdue=True, status="open", limit=500, period=period
@@ -57,6 +73,8 @@ def render(session: Session, quarter: str, policy: CheckPolicy) -> str:
         f"- Median review lag: {summary.median_review_lag_hours if summary.median_review_lag_hours is not None else 'n/a'} h; "
         f"reviewed within {policy.review_window_hours} h: {_pct(summary.reviewed_within_window_share)}",
         f"- Timelines written during the incident: {_pct(summary.timeline_during_incident_share)}",
+        f"- Read outside the team within {read_window_days} days of publishing: "
+        f"{_pct(summary.read_outside_team_share)}",
         "",
         "## What keeps coming back",
         "",
@@ -77,6 +95,25 @@ def render(session: Session, quarter: str, policy: CheckPolicy) -> str:
         f"{recurrences.total} incidents repeated an earlier one; for {recurrences.earlier_complete} of them the "
         "earlier postmortem was already complete, so its fix did not hold.",
         "",
+    ]
+    if recurrences.outcomes:
+        labels = [outcome.MEASURE_LABELS[name] for name in outcome.MEASURES]
+        lines += [
+            "Was the team better equipped the second time? Now vs then, in minutes from the "
+            "incident's start (the last one from the first alert); lower is better.",
+            "",
+            "| Incident | Repeats | " + " | ".join(labels) + " | Overall |",
+            "|---|---|" + "---|" * len(labels) + "---|",
+        ]
+        for comparison in recurrences.outcomes:
+            cells = [outcome.now_vs_then(m) for m in comparison.measures]
+            lines.append(
+                f"| {_cell(comparison.incident_ref)} | {_cell(comparison.earlier_incident_ref)} | "
+                + " | ".join(cells)
+                + f" | {comparison.verdict} |"
+            )
+        lines.append("")
+    lines += [
         "## Still open past their due date",
         "",
     ]

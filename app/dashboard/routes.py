@@ -55,12 +55,16 @@ def summary(
     period's postmortems (default: the current calendar quarter), optionally per group."""
     filters = _filters(since, until, team, service, severity)
     if group_by is None:
-        return dashboard_service.summary(session, filters, settings.checks)
+        return dashboard_service.summary(
+            session, filters, settings.checks, read_window_days=settings.read_window_days
+        )
     groups = {}
     for value in dashboard_service.group_values(session, filters, group_by):
         field = "chain_level" if group_by == "chain_level" else group_by
         narrowed = dashboard_service.Filters(**{**filters.__dict__, field: value})
-        groups[value] = dashboard_service.summary(session, narrowed, settings.checks)
+        groups[value] = dashboard_service.summary(
+            session, narrowed, settings.checks, read_window_days=settings.read_window_days
+        )
     return Breakdown(group_by=group_by, groups=groups)
 
 
@@ -113,7 +117,10 @@ def quarterly_review(
         str, Query(pattern=r"^(19[7-9]\d|2\d{3})Q[1-4]$", description="e.g. 2026Q3")
     ],
 ) -> PlainTextResponse:
-    """The quarter's meta-review as Markdown: counts, recurring patterns, recurrences, and the
-    items still open past their due date."""
-    text = quarterly.render(session, quarter, settings.checks)
+    """The quarter's meta-review as Markdown: counts, recurring patterns, recurrences (and
+    whether the team was better equipped the second time), and the items still open past their
+    due date."""
+    text = quarterly.render(
+        session, quarter, settings.checks, read_window_days=settings.read_window_days
+    )
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
