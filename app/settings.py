@@ -11,6 +11,57 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Verbs (and nominal heads) that make an item vague when they lead it and nothing measurable
+# follows: "Improve search" is vague, "Improve search p95 from 1.2 s to 400 ms" is not. Every word
+# form counts (improve, improved, improving, improvements; re-work, rework).
+DEFAULT_VAGUE_VERBS = [
+    "investigate",
+    "consider",
+    "explore",
+    "look into",
+    "look at",
+    "improve",
+    "revisit",
+    "rework",
+    "rethink",
+    "reevaluate",
+    "re-evaluate",
+    "re-examine",
+    "review",
+    "dig into",
+    "sort out",
+    "figure out",
+    "think about",
+    "discuss",
+    "evaluate",
+    "assess",
+    "research",
+    "analyse",
+    "analyze",
+    "understand",
+    "address",
+    "tackle",
+    "work on",
+    "follow up",
+    "check on",
+    "clean up",
+    "optimise",
+    "optimize",
+    "streamline",
+    "enhance",
+    "strengthen",
+    "refine",
+    "monitor",
+    "keep an eye on",
+    "more",
+    "better",
+    "additional",
+    "extra",
+    "increased",
+    "enhanced",
+]
+
+# Hedges that make an item vague wherever they stand, unless something measurable is given.
 DEFAULT_VAGUE_PHRASES = [
     "investigate",
     "consider",
@@ -25,6 +76,29 @@ DEFAULT_VAGUE_PHRASES = [
     "where possible",
     "if possible",
     "try to",
+    "somehow",
+    "as appropriate",
+    "where appropriate",
+    "when possible",
+    "if needed",
+    "if necessary",
+    "as necessary",
+    "going forward",
+    "asap",
+    "etc",
+    "and so on",
+    "some kind of",
+    "more robust",
+    "more resilient",
+    "more reliable",
+    "more visibility",
+    "better visibility",
+    "more alerts",
+    "more alerting",
+    "more tests",
+    "more testing",
+    "more documentation",
+    "more docs",
 ]
 
 DEFAULT_BLAME_PHRASES = [
@@ -33,14 +107,233 @@ DEFAULT_BLAME_PHRASES = [
     "human error",
     "operator error",
     "pilot error",
+    "user error",
+    "engineer error",
     "should have known",
     "should have noticed",
+    "should have caught",
+    "should have checked",
+    "should have tested",
+    "should have asked",
+    "should've known",
     "pay more attention",
+    "paid more attention",
+    "not paying attention",
     "was careless",
+    "were careless",
+    "carelessly",
+    "careless",
     "was negligent",
+    "negligence",
+    "negligently",
+    "sloppy",
     "failed to notice",
     "forgot to",
+    "forgot",
+    "neglected",
+    "fat-fingered",
+    "fat finger",
+    "mistyped",
+    "misread",
+    "didn't bother",
+    "did not bother",
+    "be more vigilant",
+    "more vigilant",
+    "be more diligent",
+    "more diligent",
+    "be more mindful",
+    "lack of attention",
+    "lapse of judgement",
+    "lapse in judgement",
+    "lapse in judgment",
+    "poor judgement",
+    "poor judgment",
 ]
+
+# Words that, before a blame phrase in the same clause, say the phrase is not an accusation:
+# "not human error", "rather than human error", "calling it human error hides ...".
+DEFAULT_NEGATION_CUES = [
+    "not",
+    "no",
+    "never",
+    "rather than",
+    "instead of",
+    "isn't",
+    "wasn't",
+    "weren't",
+    "aren't",
+    "nothing",
+    "calling",
+    "blaming",
+    "call it",
+    "beyond",
+    "far from",
+    "without",
+]
+
+# A person's behaviour offered as the fix: "Dana will double-check every migration".
+DEFAULT_BEHAVIOUR_PHRASES = [
+    "double-check",
+    "double check",
+    "triple-check",
+    "remember to",
+    "remember",
+    "be careful",
+    "take care",
+    "pay attention",
+    "be vigilant",
+    "be aware",
+    "be mindful",
+    "think twice",
+    "keep in mind",
+    "make sure to",
+    "try harder",
+    "watch out",
+    "manually check",
+    "manually verify",
+    "check manually",
+    "verify manually",
+]
+
+# Role nouns name a seat, not a person: "the on-call didn't know" is not an accusation.
+DEFAULT_ROLE_NOUNS = [
+    "on-call",
+    "oncall",
+    "on call",
+    "responder",
+    "first responder",
+    "incident commander",
+    "ic",
+    "commander",
+    "engineer",
+    "developer",
+    "dev",
+    "devs",
+    "senior dev",
+    "sre",
+    "operator",
+    "reviewer",
+    "approver",
+    "author",
+    "deployer",
+    "release manager",
+    "primary",
+    "secondary",
+    "shadow",
+    "lead",
+    "tech lead",
+    "manager",
+    "support",
+    "support engineer",
+    "dba",
+    "admin",
+    "team",
+    "customer",
+    "user",
+    "scribe",
+    "comms lead",
+    "senior",
+    "junior",
+    "new hire",
+    "contractor",
+]
+
+# Timeline authors that are tools, not people: matched on the author's words and as a suffix.
+DEFAULT_TOOL_AUTHOR_WORDS = [
+    "bot",
+    "alertmanager",
+    "pagerduty",
+    "opsgenie",
+    "grafana",
+    "prometheus",
+    "datadog",
+    "sentry",
+    "statuspage",
+    "github",
+    "jenkins",
+    "ci",
+    "cron",
+    "system",
+    "monitor",
+    "monitoring",
+    "alert",
+    "alerts",
+    "webhook",
+    "automation",
+    "slack",
+    "deploy",
+    "deployer",
+]
+
+# Placeholders: never an owner, a criterion or a verification.
+DEFAULT_PLACEHOLDERS = [
+    "tbd",
+    "tba",
+    "todo",
+    "to do",
+    "fixme",
+    "n/a",
+    "na",
+    "none",
+    "nil",
+    "null",
+    "?",
+    "-",
+    "later",
+    "soon",
+    "pending",
+    "unknown",
+    "wip",
+    "xxx",
+    "tk",
+    "placeholder",
+    "same",
+    "same as above",
+    "see above",
+    "see ticket",
+    "etc",
+    "...",
+]
+
+# Registered people who are no one in particular.
+DEFAULT_PLACEHOLDER_PEOPLE = [
+    "nobody",
+    "no one",
+    "noone",
+    "no-one",
+    "none",
+    "tbd",
+    "todo",
+    "unassigned",
+    "unknown",
+    "someone",
+    "somebody",
+    "anyone",
+    "anybody",
+    "everyone",
+    "everybody",
+    "owner",
+    "n/a",
+    "na",
+    "placeholder",
+    "team",
+    "all",
+    "whoever",
+]
+
+# Words a placeholder condition is made of: "There was no process in place", "Lack of
+# communication", "Human factors". A condition made only of these says nothing.
+DEFAULT_PLACEHOLDER_CONDITION_WORDS = (
+    "there was were is are be been a an the no not any in place of lack lacking lacked missing "
+    "poor bad insufficient inadequate proper clear good enough some our we they it had has have "
+    "process processes procedure procedures communication communications miscommunication "
+    "coordination ownership awareness visibility monitoring testing tests documentation docs "
+    "knowledge training human humans factor factors error errors issue issues problem problems "
+    "gap gaps failure failures breakdown luck unlucky bad-luck timing unknown tbd todo n/a na "
+    "other misc general overall things stuff mistake mistakes oversight oversights happened "
+    "happens just simply between across teams team people person communication-gap "
+    "organisational organizational cultural culture context clarity alignment in-place"
+).split()
 
 
 class CheckPolicy(BaseModel):
@@ -54,8 +347,17 @@ class CheckPolicy(BaseModel):
     # Share of timeline entries written after the fact that makes the timeline "reconstructed".
     reconstructed_share: float = Field(0.5, gt=0, le=1)
     responder_timeline_severities: list[str] = ["SEV1", "SEV2"]
+    # The wording lists: English by default, replaceable for other languages.
+    vague_verbs: list[str] = DEFAULT_VAGUE_VERBS
     vague_phrases: list[str] = DEFAULT_VAGUE_PHRASES
     blame_phrases: list[str] = DEFAULT_BLAME_PHRASES
+    negation_cues: list[str] = DEFAULT_NEGATION_CUES
+    behaviour_phrases: list[str] = DEFAULT_BEHAVIOUR_PHRASES
+    role_nouns: list[str] = DEFAULT_ROLE_NOUNS
+    tool_author_words: list[str] = DEFAULT_TOOL_AUTHOR_WORDS
+    placeholders: list[str] = DEFAULT_PLACEHOLDERS
+    placeholder_people: list[str] = DEFAULT_PLACEHOLDER_PEOPLE
+    placeholder_condition_words: list[str] = DEFAULT_PLACEHOLDER_CONDITION_WORDS
     disabled_rules: list[str] = []
     # rule id -> "error" | "warning" | "info"
     severity_overrides: dict[str, Literal["error", "warning", "info"]] = {}

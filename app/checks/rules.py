@@ -6,79 +6,40 @@ severity (see `apply_policy`).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 
-from app.enums import ChainLevel
+from app.checks import review, wording
+from app.checks.language import is_placeholder
+from app.checks.model import (
+    RULES,
+    ConditionSnapshot,
+    DecisionPointSnapshot,
+    Finding,
+    ItemSnapshot,
+    PostmortemSnapshot,
+    TimelineNote,
+    committed,
+    item_path,
+    rule,
+)
 from app.settings import CheckPolicy
 
+__all__ = [
+    "RULES",
+    "ConditionSnapshot",
+    "DecisionPointSnapshot",
+    "Finding",
+    "ItemSnapshot",
+    "PostmortemSnapshot",
+    "TimelineNote",
+    "run_rules",
+]
 
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    severity: str
-    path: str
-    message: str
-
-
-@dataclass(frozen=True)
-class ItemSnapshot:
-    index: int
-    title: str
-    description: str
-    definition_of_done: list[str]
-    verification: str
-    owner_kind: str | None  # "person" | "team" | None
-    owner: str | None
-    due_date: date | None
-    chain_level: str | None
-    committed: bool
-    # The tracker the item's ticket goes to, and whether its owner has an account there.
-    tracker: str | None = None
-    owner_has_tracker_account: bool | None = None
-
-
-@dataclass(frozen=True)
-class ConditionSnapshot:
-    index: int
-    description: str
-
-
-@dataclass(frozen=True)
-class PostmortemSnapshot:
-    severity: str
-    resolved_at: datetime | None
-    review_held_at: datetime | None
-    chain_walk: dict[str, dict[str, str]]
-    items: list[ItemSnapshot]
-    conditions: list[ConditionSnapshot]
-    timeline_recorded_at: list[datetime]
-    decision_point_count: int
-    # Lower-cased handles, display names and first names of people: who a blame could name.
-    person_names: frozenset[str] = field(default_factory=frozenset)
-    now: datetime = field(default_factory=lambda: datetime.now().astimezone())
-
-
-Rule = Callable[[PostmortemSnapshot, CheckPolicy], Iterator[Finding]]
-RULES: dict[str, Rule] = {}
-
-
-def rule(rule_id: str) -> Callable[[Rule], Rule]:
-    def register(fn: Rule) -> Rule:
-        RULES[rule_id] = fn
-        return fn
-
-    return register
-
-
-def _committed(snapshot: PostmortemSnapshot) -> list[ItemSnapshot]:
-    return [item for item in snapshot.items if item.committed]
-
-
-def _item_path(item: ItemSnapshot, name: str = "") -> str:
-    return f"action_items[{item.index}]" + (f".{name}" if name else "")
+_committed = committed
+_item_path = item_path
+# The rules of the other modules register themselves on import.
+_REGISTERED_ELSEWHERE = (review, wording)
 
 
 @rule("owner-is-person")
@@ -98,6 +59,14 @@ def owner_is_person(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
                 _item_path(item, "owner"),
                 f"'{item.title}' is owned by team '{item.owner}': an owner must be a person, not a team",
             )
+        elif wording.owner_is_placeholder(item, p):
+            yield Finding(
+                "owner-is-person",
+                "error",
+                _item_path(item, "owner"),
+                f"'{item.title}' is owned by '{item.owner_name or item.owner}', a placeholder, not a "
+                "person: name the one person who will see it through",
+            )
 
 
 @rule("due-date-present")
@@ -109,6 +78,23 @@ def due_date_present(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]
                 "error",
                 _item_path(item, "due_date"),
                 f"'{item.title}' has no due date",
+            )
+
+
+_DONE_STATES = frozenset({"closed", "verified", "wont_do"})
+
+
+@rule("due-date-past")
+def due_date_past(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
+    today = s.now.date()
+    for item in _committed(s):
+        if item.due_date is not None and item.due_date < today and item.status not in _DONE_STATES:
+            yield Finding(
+                "due-date-past",
+                "error",
+                _item_path(item, "due_date"),
+                f"'{item.title}' is due {item.due_date.isoformat()}, which has already passed: "
+                "set the date the owner will really finish it",
             )
 
 
@@ -132,13 +118,33 @@ def due_date_window(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
 @rule("definition-of-done-present")
 def definition_of_done_present(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
     for item in _committed(s):
-        if not any(c.strip() for c in item.definition_of_done):
+        criteria = [c for c in item.definition_of_done if c.strip()]
+        placeholders = [c for c in criteria if is_placeholder(c, p.placeholders)]
+        if not criteria:
             yield Finding(
                 "definition-of-done-present",
                 "error",
                 _item_path(item, "definition_of_done"),
                 f"'{item.title}' has no definition of done: list the checkable criteria",
             )
+        elif len(placeholders) == len(criteria):
+            yield Finding(
+                "definition-of-done-present",
+                "error",
+                _item_path(item, "definition_of_done"),
+                f"'{item.title}' has only placeholders as its definition of done "
+                f"({', '.join(repr(c) for c in placeholders)}): list the checkable criteria",
+            )
+        else:
+            for n, criterion in enumerate(item.definition_of_done):
+                if criterion in placeholders:
+                    yield Finding(
+                        "definition-of-done-present",
+                        "error",
+                        _item_path(item, f"definition_of_done[{n}]"),
+                        f"Criterion '{criterion}' of '{item.title}' is a placeholder: write the "
+                        "criterion or remove it",
+                    )
 
 
 @rule("verification-present")
@@ -151,55 +157,14 @@ def verification_present(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Find
                 _item_path(item, "verification"),
                 f"'{item.title}' has no verification: say how, and by whom, it is shown to work",
             )
-
-
-def _word_forms(word: str) -> str:
-    """A phrase word and its inflections: investigate -> investigating, try -> tried."""
-    if len(word) > 4 and word.endswith("e"):
-        return re.escape(word[:-1]) + "(?:e|ing|ion|ation)"
-    if len(word) > 2 and word.endswith("y"):
-        return re.escape(word[:-1]) + "(?:y|i)"
-    return re.escape(word)
-
-
-def _phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
-    # Every word may inflect ("looking into"); the match is a prefix, so suffixes are covered.
-    cleaned = [
-        r"\w*\s+".join(_word_forms(word) for word in ph.lower().split())
-        for ph in phrases
-        if ph.strip()
-    ]
-    if not cleaned:
-        return None
-    return re.compile(
-        r"\b(" + "|".join(sorted(cleaned, key=len, reverse=True)) + r")", re.IGNORECASE
-    )
-
-
-@rule("vague-wording")
-def vague_wording(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
-    pattern = _phrase_pattern(p.vague_phrases)
-    if pattern is None:
-        return
-    for item in _committed(s):
-        match = pattern.search(item.title)
-        if match:
+        elif is_placeholder(item.verification, p.placeholders):
             yield Finding(
-                "vague-wording",
+                "verification-present",
                 "error",
-                _item_path(item, "title"),
-                f"'{item.title}' is vague ('{match.group(1)}'): say what will exist or be true "
-                "when it is done",
+                _item_path(item, "verification"),
+                f"'{item.title}' has '{item.verification.strip()}' as its verification, a "
+                "placeholder: say how, and by whom, it is shown to work",
             )
-        for n, criterion in enumerate(item.definition_of_done):
-            match = pattern.search(criterion)
-            if match:
-                yield Finding(
-                    "vague-wording",
-                    "warning",
-                    _item_path(item, f"definition_of_done[{n}]"),
-                    f"Criterion '{criterion}' is vague ('{match.group(1)}'): make it checkable",
-                )
 
 
 @rule("max-committed-items")
@@ -215,70 +180,16 @@ def max_committed_items(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Findi
         )
 
 
-@rule("l5-only-fix")
-def l5_only_fix(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
-    named = [
-        lvl
-        for lvl in ("L1", "L2", "L3", "L4")
-        if (s.chain_walk.get(lvl) or {}).get("contributed") == "yes"
-    ]
-    levels = {item.chain_level for item in _committed(s) if item.chain_level}
-    if named and levels == {ChainLevel.L5.value}:
+@rule("committed-item-present")
+def committed_item_present(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
+    if not _committed(s):
         yield Finding(
-            "l5-only-fix",
-            "warning",
+            "committed-item-present",
+            "error",
             "action_items",
-            f"Every fix is at L5 (operation) but the chain walk names {', '.join(named)}: add a fix "
-            "where the incident was produced, not only more monitoring",
+            "No committed action item: a postmortem that changes nothing cannot be published. "
+            "Commit to at least one fix with an owner and a date",
         )
-
-
-_BLAME_VERBS = (
-    r"should have|shouldn't have|should not have|forgot|failed to|didn't|did not|neglected|"
-    r"missed|mistakenly|carelessly|ignored|will be more|must be more|needs to be more|has to be more"
-)
-# A lookahead, so that every word is tried as the name: a consuming match starting at an
-# earlier word ("the freeze Alice forgot") would swallow the real name.
-_NAME_THEN_BLAME = re.compile(
-    r"\b(?=(?P<name>[A-Za-z][\w.'-]*)\s+(?:\w+\s+){0,2}?(?P<verb>" + _BLAME_VERBS + r")\b)",
-    re.IGNORECASE,
-)
-
-
-def _blame_in(text: str, names: frozenset[str], phrases: re.Pattern[str] | None) -> str | None:
-    if phrases is not None:
-        match = phrases.search(text)
-        if match:
-            return match.group(1)
-    for match in _NAME_THEN_BLAME.finditer(text):
-        if match.group("name").lower() in names:
-            return f"{match.group('name')} ... {match.group('verb')}"
-    return None
-
-
-@rule("blame-wording")
-def blame_wording(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
-    phrases = _phrase_pattern(p.blame_phrases)
-    for condition in s.conditions:
-        found = _blame_in(condition.description, s.person_names, phrases)
-        if found:
-            yield Finding(
-                "blame-wording",
-                "error",
-                f"conditions[{condition.index}].description",
-                f"This condition blames a person ('{found}'): describe what made the mistake "
-                "possible, not who made it",
-            )
-    for item in s.items:
-        for name in ("title", "description"):
-            found = _blame_in(getattr(item, name), s.person_names, phrases)
-            if found:
-                yield Finding(
-                    "blame-wording",
-                    "error",
-                    _item_path(item, name),
-                    f"'{item.title}' blames a person ('{found}'): change the system, not the person",
-                )
 
 
 @rule("review-lag")
@@ -367,18 +278,6 @@ def responder_timeline(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Findin
             f"A {s.severity} needs a responder timeline: at each decision point, what the responder "
             "knew, was unsure of, and what would have helped",
         )
-
-
-@rule("chain-level-missing")
-def chain_level_missing(s: PostmortemSnapshot, p: CheckPolicy) -> Iterator[Finding]:
-    for item in _committed(s):
-        if item.chain_level is None:
-            yield Finding(
-                "chain-level-missing",
-                "info",
-                _item_path(item, "chain_level"),
-                f"'{item.title}' has no chain level (L1 strategy .. L5 operation)",
-            )
 
 
 @rule("owner-tracker-account")

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from app.action_items import service as action_items_service
-from app.checks.rules import ConditionSnapshot, ItemSnapshot, PostmortemSnapshot, run_rules
+from app.checks.rules import (
+    ConditionSnapshot,
+    DecisionPointSnapshot,
+    ItemSnapshot,
+    PostmortemSnapshot,
+    TimelineNote,
+    run_rules,
+)
 from app.conditions import service as conditions_service
 from app.integrations import service as integrations_service
 from app.people.models import Person
@@ -52,13 +59,33 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
             )
         )
     )
-    # Names in the responder timeline belong there; the same names in a condition or an item
-    # are blame. Timeline authors are left out: many are bots and tools, not people.
-    responders = set(
-        session.exec(
-            select(DecisionPoint.responder).where(DecisionPoint.postmortem_id == postmortem.id)
+    # Names in the timelines belong there; the same names in a condition or an item are blame.
+    # The rules tell tools among the authors from people, and roles from names.
+    notes = [
+        TimelineNote(author=author, text=text)
+        for author, text in session.exec(
+            select(TimelineEntry.author, TimelineEntry.text).where(
+                TimelineEntry.postmortem_id == postmortem.id
+            )
         )
-    )
+    ]
+    points = [
+        DecisionPointSnapshot(
+            index=i,
+            responder=d.responder,
+            decision=d.decision,
+            knew=d.knew,
+            unsure_of=d.unsure_of,
+            would_have_helped=d.would_have_helped,
+        )
+        for i, d in enumerate(
+            session.exec(
+                select(DecisionPoint)
+                .where(DecisionPoint.postmortem_id == postmortem.id)
+                .order_by(col(DecisionPoint.at), col(DecisionPoint.id))
+            )
+        )
+    ]
     routes = {
         item.id: (route.integration.kind, route.integration.name)
         for item in items
@@ -97,6 +124,8 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
                 owner_has_tracker_account=_has_account(
                     people.get(item.owner or ""), routes.get(item.id)
                 ),
+                owner_name=_display_name(people.get(item.owner or "")),
+                status=str(item.status),
             )
             for index, item in enumerate(items)
         ],
@@ -105,9 +134,17 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
         ],
         timeline_recorded_at=recorded,
         decision_point_count=decision_points,
-        person_names=_person_names(session) | _name_tokens(responders),
+        person_names=_person_names(session),
         now=datetime.now(UTC),
+        timeline=notes,
+        decision_points=points,
+        link_kinds=frozenset(str(link.get("kind", "")) for link in postmortem.links or []),
+        texts=[postmortem.title, postmortem.summary, postmortem.user_impact],
     )
+
+
+def _display_name(person: Person | None) -> str | None:
+    return person.display_name if person is not None else None
 
 
 def _has_account(person: Person | None, route: tuple[str, str] | None) -> bool | None:
