@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app import health
 from app.action_items.routes import router as action_items_router
+from app.checks.routes import router as check_waivers_router
 from app.conditions.routes import router as conditions_router
 from app.crypto import SecretBox
 from app.dashboard.routes import patterns_router, reviews_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         teams_router,
         people_router,
         postmortems_router,
+        check_waivers_router,
         timeline_router,
         conditions_router,
         action_items_router,

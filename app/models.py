@@ -2,12 +2,14 @@
 
 from app.action_items.models import ActionItem, ActionItemEvent
 from app.auth.models import ApiToken
+from app.checks.waivers import CheckWaiver
 from app.conditions.models import ContributingCondition
 from app.idempotency.models import IdempotencyRecord
 from app.integrations.models import Integration, TeamRoute
 from app.people.models import Person, Team
 from app.postmortems.models import (
     Postmortem,
+    PostmortemReader,
     PostmortemRecurrence,
     PostmortemService,
     PostmortemTag,
@@ -21,6 +23,7 @@ __all__ = [
     "ActionItem",
     "ActionItemEvent",
     "ApiToken",
+    "CheckWaiver",
     "ContributingCondition",
     "DecisionPoint",
     "IdempotencyRecord",
@@ -28,6 +31,7 @@ __all__ = [
     "Job",
     "Person",
     "Postmortem",
+    "PostmortemReader",
     "PostmortemRecurrence",
     "PostmortemService",
     "PostmortemTag",

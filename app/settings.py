@@ -323,17 +323,115 @@ DEFAULT_PLACEHOLDER_PEOPLE = [
 
 # Words a placeholder condition is made of: "There was no process in place", "Lack of
 # communication", "Human factors". A condition made only of these says nothing.
-DEFAULT_PLACEHOLDER_CONDITION_WORDS = (
-    "there was were is are be been a an the no not any in place of lack lacking lacked missing "
-    "poor bad insufficient inadequate proper clear good enough some our we they it had has have "
-    "process processes procedure procedures communication communications miscommunication "
-    "coordination ownership awareness visibility monitoring testing tests documentation docs "
-    "knowledge training human humans factor factors error errors issue issues problem problems "
-    "gap gaps failure failures breakdown luck unlucky bad-luck timing unknown tbd todo n/a na "
-    "other misc general overall things stuff mistake mistakes oversight oversights happened "
-    "happens just simply between across teams team people person communication-gap "
-    "organisational organizational cultural culture context clarity alignment in-place"
-).split()
+DEFAULT_PLACEHOLDER_CONDITION_WORDS = [
+    "there",
+    "was",
+    "were",
+    "is",
+    "are",
+    "be",
+    "been",
+    "a",
+    "an",
+    "the",
+    "no",
+    "not",
+    "any",
+    "in",
+    "place",
+    "of",
+    "lack",
+    "lacking",
+    "lacked",
+    "missing",
+    "poor",
+    "bad",
+    "insufficient",
+    "inadequate",
+    "proper",
+    "clear",
+    "good",
+    "enough",
+    "some",
+    "our",
+    "we",
+    "they",
+    "it",
+    "had",
+    "has",
+    "have",
+    "process",
+    "processes",
+    "procedure",
+    "procedures",
+    "communication",
+    "communications",
+    "miscommunication",
+    "coordination",
+    "ownership",
+    "awareness",
+    "visibility",
+    "monitoring",
+    "testing",
+    "tests",
+    "documentation",
+    "docs",
+    "knowledge",
+    "training",
+    "human",
+    "humans",
+    "factor",
+    "factors",
+    "error",
+    "errors",
+    "issue",
+    "issues",
+    "problem",
+    "problems",
+    "gap",
+    "gaps",
+    "failure",
+    "failures",
+    "breakdown",
+    "luck",
+    "unlucky",
+    "bad-luck",
+    "timing",
+    "unknown",
+    "tbd",
+    "todo",
+    "n/a",
+    "na",
+    "other",
+    "misc",
+    "general",
+    "overall",
+    "things",
+    "stuff",
+    "mistake",
+    "mistakes",
+    "oversight",
+    "oversights",
+    "happened",
+    "happens",
+    "just",
+    "simply",
+    "between",
+    "across",
+    "teams",
+    "team",
+    "people",
+    "person",
+    "communication-gap",
+    "organisational",
+    "organizational",
+    "cultural",
+    "culture",
+    "context",
+    "clarity",
+    "alignment",
+    "in-place",
+]
 
 
 class CheckPolicy(BaseModel):
@@ -398,6 +496,9 @@ class Settings(BaseSettings):
     metrics_cache_seconds: float = Field(15.0, ge=0)
     # The wall page (/dashboard) reloads itself this often.
     wall_refresh_seconds: int = Field(60, ge=5, le=3600)
+    # The dashboard counts a postmortem as read outside its team when that happens this many
+    # days after publishing at the latest.
+    read_window_days: int = Field(14, ge=0)
     sync: SyncPolicy = SyncPolicy()
 
     def resolved_database_url(self) -> str:

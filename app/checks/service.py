@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from app.action_items import service as action_items_service
+from app.checks import waivers as check_waivers
 from app.checks.rules import (
     ConditionSnapshot,
     DecisionPointSnapshot,
@@ -47,11 +48,15 @@ def snapshot(session: Session, postmortem: Postmortem) -> PostmortemSnapshot:
         session, action_items_service.items_of(session, postmortem.id)
     )
     conditions = conditions_service.of_postmortem(session, postmortem.id)
-    recorded = list(
-        session.exec(
-            select(TimelineEntry.recorded_at).where(TimelineEntry.postmortem_id == postmortem.id)
+    # When each entry was written: its written_at when given, else when it reached us.
+    recorded = [
+        written or received
+        for written, received in session.exec(
+            select(TimelineEntry.written_at, TimelineEntry.recorded_at).where(
+                TimelineEntry.postmortem_id == postmortem.id
+            )
         )
-    )
+    ]
     decision_points = len(
         list(
             session.exec(
@@ -154,12 +159,15 @@ def _has_account(person: Person | None, route: tuple[str, str] | None) -> bool |
 
 
 def run(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> CheckReport:
+    state = snapshot(session, postmortem)
     findings = [
         Finding(rule=f.rule, severity=f.severity, path=f.path, message=f.message)
-        for f in run_rules(snapshot(session, postmortem), policy)
+        for f in run_rules(state, policy)
     ]
+    # Waived findings stay in the report but count for nothing.
+    findings = check_waivers.apply(session, postmortem.id, findings, state)
     counts = {
-        level: sum(1 for f in findings if f.severity == level)
+        level: sum(1 for f in findings if f.severity == level and not f.waived)
         for level in ("error", "warning", "info")
     }
     return CheckReport(

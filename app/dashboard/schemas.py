@@ -3,6 +3,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from app.postmortems.outcome import OutcomeComparison
+
 
 class Period(BaseModel):
     since: datetime
@@ -33,6 +35,19 @@ class Recurrences(BaseModel):
         description="The earlier postmortem was complete before this incident: the fix did not hold"
     )
     earlier_not_complete: int
+    outcomes: list[OutcomeComparison] = Field(
+        description="Each repeat against the earlier incident: was the team better equipped"
+    )
+    by_verdict: dict[str, int] = Field(
+        description="How many of those comparisons came out better, worse, mixed, same, unknown"
+    )
+
+
+class PublishedWithWaivers(BaseModel):
+    postmortems: int = Field(
+        description="Period postmortems published while at least one waiver applied"
+    )
+    waivers: int = Field(description="Waivers that applied when those postmortems were published")
 
 
 class Summary(BaseModel):
@@ -55,6 +70,12 @@ class Summary(BaseModel):
     )
     fixes_by_chain_level: dict[str, int]
     recurrences: Recurrences
+    read_outside_team_share: float | None = Field(
+        description="Of the period's published postmortems whose read window has passed (or "
+        "that were read in it): read by someone outside the team within the window after "
+        "publishing"
+    )
+    published_with_waivers: PublishedWithWaivers
 
 
 class Breakdown(BaseModel):

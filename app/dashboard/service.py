@@ -17,22 +17,31 @@ from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
 from app.action_items.state import UNFINISHED
+from app.checks.waivers import CheckWaiver
 from app.dashboard.schemas import (
     ItemCounts,
     OldestOpen,
     Period,
+    PublishedWithWaivers,
     Recurrences,
     Summary,
 )
 from app.enums import ActionItemStatus as S
 from app.enums import PostmortemStatus
 from app.people.models import Person, Team
-from app.postmortems.models import Postmortem, PostmortemRecurrence, PostmortemService
-from app.settings import CheckPolicy
+from app.postmortems import outcome
+from app.postmortems.models import (
+    Postmortem,
+    PostmortemReader,
+    PostmortemRecurrence,
+    PostmortemService,
+)
+from app.settings import CheckPolicy, Settings
 from app.tickets.models import TicketLink
 from app.timeline.models import TimelineEntry
 
 UNFINISHED_VALUES = [s.value for s in UNFINISHED]
+DEFAULT_READ_WINDOW_DAYS: int = Settings.model_fields["read_window_days"].default
 
 
 def current_quarter(now: datetime | None = None) -> Period:
@@ -148,7 +157,12 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def summary(
-    session: Session, filters: Filters, policy: CheckPolicy, now: datetime | None = None
+    session: Session,
+    filters: Filters,
+    policy: CheckPolicy,
+    now: datetime | None = None,
+    *,
+    read_window_days: int = DEFAULT_READ_WINDOW_DAYS,
 ) -> Summary:
     now = now or datetime.now(UTC)
     today = now.date()
@@ -246,7 +260,25 @@ def summary(
         timeline_during_incident_share=_ratio(during, with_timeline),
         fixes_by_chain_level=levels,
         recurrences=_recurrences(session, in_period),
+        read_outside_team_share=_read_outside_team_share(session, in_period, read_window_days, now),
+        published_with_waivers=_published_with_waivers(session, in_period),
     )
+
+
+def _published_with_waivers(
+    session: Session, in_period: list[ColumnElement[bool]]
+) -> PublishedWithWaivers:
+    postmortems, waivers = session.execute(
+        select(func.count(func.distinct(col(CheckWaiver.postmortem_id))), func.count())
+        .select_from(CheckWaiver)
+        .join(Postmortem, col(Postmortem.id) == CheckWaiver.postmortem_id)
+        .where(
+            *in_period,
+            col(Postmortem.published_at).is_not(None),
+            col(CheckWaiver.applied_at_publish) == True,  # noqa: E712
+        )
+    ).one()
+    return PublishedWithWaivers(postmortems=int(postmortems), waivers=int(waivers))
 
 
 def _recurrences(session: Session, in_period: list[ColumnElement[bool]]) -> Recurrences:
@@ -264,9 +296,44 @@ def _recurrences(session: Session, in_period: list[ColumnElement[bool]]) -> Recu
         .join(earlier, col(earlier.id) == PostmortemRecurrence.earlier_id)
         .where(*in_period)
     ).one()
+    repeats = session.execute(
+        select(col(Postmortem.id))
+        .where(*in_period, exists().where(col(PostmortemRecurrence.postmortem_id) == Postmortem.id))
+        .order_by(col(Postmortem.started_at), col(Postmortem.id))
+    ).scalars()
+    found = outcome.of_postmortems(session, list(repeats))
+    outcomes = [comparison for comparisons in found.values() for comparison in comparisons]
+    by_verdict: dict[str, int] = {}
+    for comparison in outcomes:
+        by_verdict[comparison.verdict] = by_verdict.get(comparison.verdict, 0) + 1
     return Recurrences(
-        total=total, earlier_complete=held_not, earlier_not_complete=total - held_not
+        total=total,
+        earlier_complete=held_not,
+        earlier_not_complete=total - held_not,
+        outcomes=outcomes,
+        by_verdict=by_verdict,
     )
+
+
+def _read_outside_team_share(
+    session: Session, in_period: list[ColumnElement[bool]], window_days: int, now: datetime
+) -> float | None:
+    """Share of published postmortems read by someone outside the team within the window after
+    publishing. One still inside its window and not yet read from outside is not judged yet."""
+    window = window_days * 86400
+    read_in_time = exists().where(
+        col(PostmortemReader.postmortem_id) == Postmortem.id,
+        col(PostmortemReader.outside_team) == True,  # noqa: E712
+        _seconds_between(session, Postmortem.published_at, PostmortemReader.read_at) <= window,
+    )
+    within, judged = session.execute(
+        select(func.count().filter(read_in_time), func.count()).where(
+            *in_period,
+            col(Postmortem.published_at).is_not(None),
+            read_in_time | (col(Postmortem.published_at) < now - timedelta(seconds=window)),
+        )
+    ).one()
+    return _ratio(int(within), int(judged))
 
 
 def _timeline_shares(session: Session, filters: Filters, policy: CheckPolicy) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.enums import CHAIN_LEVEL_NAMES, ChainLevel
+from app.postmortems import outcome
 from app.postmortems.schemas import CheckReport, PostmortemDetail
 
 
@@ -142,7 +143,45 @@ def render(pm: PostmortemDetail, report: CheckReport) -> str:
         f"- Contain: {_text(review.caught_earlier.contain)}",
         f"- Resolve: {_text(review.caught_earlier.resolve)}",
         "",
+        f"**Who knew things that others didn't:** {_text(review.knowledge_gaps)}",
+        "",
+        "**When we knew enough to resolve it, and what happened between then and resolution:** "
+        + _text(review.knew_enough_to_resolve),
+        "",
+        "**What would need to be true for this category not to happen:** "
+        + _text(review.for_category_not_to_happen),
+        "",
+        f"**Review led by:** incident commander {review.led_by.incident_commander or '_(not recorded)_'}"
+        f" · scribe {review.led_by.scribe or '_(not recorded)_'}",
+        "",
     ]
+
+    if pm.outcome:
+        lines += [
+            "## Compared with the earlier incidents",
+            "",
+            "Was the team better equipped this time? Minutes from the incident's start (alert to "
+            "right action: from the first alert); lower is better.",
+            "",
+        ]
+        for comparison in pm.outcome:
+            lines += [
+                f"### Against {comparison.earlier_incident_ref}: {comparison.earlier_title}",
+                "",
+                f"Overall: **{comparison.verdict}**",
+                "",
+                "| Measure | Then | Now | Difference | Verdict |",
+                "|---|---|---|---|---|",
+            ]
+            for m in comparison.measures:
+                difference = (
+                    "n/a" if m.difference_minutes is None else f"{m.difference_minutes:+g} min"
+                )
+                lines.append(
+                    f"| {outcome.MEASURE_LABELS[m.measure]} | {outcome.minutes_text(m.then_minutes)} | "
+                    f"{outcome.minutes_text(m.now_minutes)} | {difference} | {m.verdict} |"
+                )
+            lines.append("")
 
     committed = [i for i in pm.action_items if i.committed]
     aware = [i for i in pm.action_items if not i.committed]
@@ -183,6 +222,12 @@ def render(pm: PostmortemDetail, report: CheckReport) -> str:
         ]
         lines.append("")
 
+    if pm.reads:
+        lines += ["## Readers", ""]
+        outside = ", ".join(f"{_cell(r.reader)} ({_when(r.read_at)})" for r in pm.read_outside_team)
+        lines.append(f"Read by {pm.reads}; from outside the team: {outside or 'nobody yet'}.")
+        lines.append("")
+
     if pm.links:
         lines += ["## Runbooks and decision records", ""]
         lines += [
@@ -190,8 +235,18 @@ def render(pm: PostmortemDetail, report: CheckReport) -> str:
         ]
         lines.append("")
 
-    if report.findings:
+    open_findings = [f for f in report.findings if not f.waived]
+    if open_findings:
         lines += ["## Open findings from the checks", ""]
-        lines += [f"- {f.severity}: {f.message} (`{f.path}`)" for f in report.findings]
+        lines += [f"- {f.severity}: {f.message} (`{f.path}`)" for f in open_findings]
+        lines.append("")
+    waived = [(f, f.waiver) for f in report.findings if f.waiver is not None]
+    if waived:
+        lines += ["## Waived findings", ""]
+        lines += ["| Rule | Path | Reason | Waived by | When |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {f.rule} | `{_cell(f.path)}` | {_cell(w.reason)} | {_cell(w.by)} | {_when(w.at)} |"
+            for f, w in waived
+        ]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from app.action_items.schemas import ActionItemCreate, ActionItemRead
 from app.conditions.schemas import ConditionCreate, ConditionRead, Tags
 from app.enums import Contributed, LinkKind, PostmortemStatus, Severity
+from app.postmortems.outcome import OutcomeComparison
 from app.timeline.schemas import (
     DecisionPointCreate,
     DecisionPointRead,
@@ -62,6 +63,17 @@ class CaughtEarlier(BaseModel):
     resolve: LongText = ""
 
 
+ReviewerName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class ReviewLeads(BaseModel):
+    """Who led the review."""
+
+    model_config = ConfigDict(extra="forbid")
+    incident_commander: ReviewerName = ""
+    scribe: ReviewerName = ""
+
+
 class ReviewAnswers(BaseModel):
     """The review questions, answered in the team's words."""
 
@@ -78,6 +90,16 @@ class ReviewAnswers(BaseModel):
     )
     elsewhere_note: LongText = ""
     caught_earlier: CaughtEarlier = CaughtEarlier()
+    knowledge_gaps: LongText = Field("", description="Who knew things that others didn't")
+    knew_enough_to_resolve: LongText = Field(
+        "",
+        description="At what point did we know enough to resolve it, and what happened between "
+        "then and resolution",
+    )
+    for_category_not_to_happen: LongText = Field(
+        "", description="What would need to be true for this category not to happen"
+    )
+    led_by: ReviewLeads = ReviewLeads()
 
 
 def check_chronology(values: dict[str, Any]) -> list[tuple[str, str]]:
@@ -165,6 +187,27 @@ class PostmortemUpdate(BaseModel):
     recurrence_of: Annotated[list[UUID], Field(max_length=20)] | None = None
 
 
+class ReaderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reader: Slug | None = Field(
+        None, description="Handle of the person who read it; default: the calling token's name"
+    )
+
+
+class ReaderRead(BaseModel):
+    reader: str
+    read_at: datetime = Field(description="The first time this reader acknowledged reading it")
+    outside_team: bool | None = Field(
+        description="Not on the postmortem's team; null when the reader is no known person or "
+        "the postmortem has no team"
+    )
+
+
+class OutsideRead(BaseModel):
+    reader: str
+    read_at: datetime
+
+
 class PostmortemRead(BaseModel):
     id: UUID
     title: str
@@ -192,6 +235,10 @@ class PostmortemRead(BaseModel):
     published_at: datetime | None
     completed_at: datetime | None
     recurrence_of: list[UUID]
+    reads: int = Field(description="People who acknowledged reading it, each counted once")
+    read_outside_team: list[OutsideRead] = Field(
+        description="Readers from outside the postmortem's team, first read first"
+    )
     version: int
 
 
@@ -200,6 +247,10 @@ class PostmortemDetail(PostmortemRead):
     decision_points: list[DecisionPointRead]
     conditions: list[ConditionRead]
     action_items: list[ActionItemRead]
+    outcome: list[OutcomeComparison] = Field(
+        description="Against each earlier incident this one repeats: was the team better "
+        "equipped this time (minutes to detect, mitigate, resolve, and alert to right action)"
+    )
 
 
 class PostmortemList(BaseModel):
@@ -207,11 +258,24 @@ class PostmortemList(BaseModel):
     next_cursor: str | None
 
 
+class FindingWaiver(BaseModel):
+    """The waiver that applies to a finding: why, who and when."""
+
+    id: UUID
+    reason: str
+    by: str
+    at: datetime
+
+
 class Finding(BaseModel):
     rule: str
     severity: Literal["error", "warning", "info"]
     path: str
     message: str
+    waived: bool = Field(
+        False, description="A waiver applies: the finding is shown but counts for nothing"
+    )
+    waiver: FindingWaiver | None = None
 
 
 class CheckReport(BaseModel):

@@ -14,6 +14,7 @@ from app.action_items import service as action_items_service
 from app.action_items.models import ActionItem
 from app.auth.service import Caller
 from app.checks import service as checks_service
+from app.checks import waivers as check_waivers
 from app.concurrency import check_if_match
 from app.conditions import service as conditions_service
 from app.conditions.schemas import ConditionRead
@@ -23,6 +24,7 @@ from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.pagination import paginate
 from app.people.models import Team
 from app.people.service import flush_unique, resolve_team, team_slugs
+from app.postmortems import outcome, reads
 from app.postmortems.completion import refresh_completion, touch
 from app.postmortems.models import (
     Postmortem,
@@ -243,7 +245,7 @@ def publish(
     if postmortem.status not in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW):
         raise Conflict(f"This postmortem is already {postmortem.status}")
     report = checks_service.run(session, postmortem, policy)
-    errors = [f for f in report.findings if f.severity == "error"]
+    errors = [f for f in report.findings if f.severity == "error" and not f.waived]
     if errors:
         raise Conflict(
             f"Cannot publish: {len(errors)} check(s) fail with severity error; fix them and publish again",
@@ -252,6 +254,7 @@ def publish(
         )
     postmortem.status = PostmortemStatus.PUBLISHED.value
     postmortem.published_at = utcnow()
+    check_waivers.mark_applied_at_publish(session, report.findings)
     action_items_service.open_for_publish(session, postmortem.id, caller)
     touch(session, postmortem)
     refresh_completion(session, postmortem.id)
@@ -271,6 +274,7 @@ def list_postmortems(
     q: str | None,
     cursor: str | None,
     limit: int,
+    chain_level: str | None = None,
 ) -> tuple[list[Postmortem], str | None]:
     query: SelectOfScalar[Postmortem] = select(Postmortem)
     if team is not None:
@@ -293,6 +297,11 @@ def list_postmortems(
         query = query.where(Postmortem.severity == severity)
     if status is not None:
         query = query.where(Postmortem.status == status)
+    if chain_level is not None:
+        # JSON path reads that SQLAlchemy renders for each database: json_extract on SQLite,
+        # #>> on PostgreSQL.
+        contributed = col(Postmortem.chain_walk)[(chain_level, "contributed")].as_string()
+        query = query.where(contributed == "yes")
     if since is not None:
         query = query.where(col(Postmortem.started_at) >= since)
     if until is not None:
@@ -345,6 +354,7 @@ def to_read(session: Session, postmortems: list[Postmortem]) -> list[PostmortemR
         ):
             recurrences[pm_id].append(earlier_id)
     slugs = team_slugs(session, {p.team_id for p in postmortems if p.team_id})
+    read_by = reads.of_postmortems(session, ids)
     return [
         PostmortemRead.model_validate(
             {
@@ -354,6 +364,8 @@ def to_read(session: Session, postmortems: list[Postmortem]) -> list[PostmortemR
                 "tags": tags[p.id],
                 "review_lag_hours": review_lag_hours(p),
                 "recurrence_of": sorted(recurrences[p.id], key=str),
+                "reads": read_by[p.id][0],
+                "read_outside_team": read_by[p.id][1],
             }
         )
         for p in postmortems
@@ -386,6 +398,7 @@ def detail(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> Pos
         action_items=action_items_service.to_read(
             session, action_items_service.items_of(session, postmortem.id)
         ),
+        outcome=outcome.of_postmortem(session, postmortem.id),
     )
 
 
