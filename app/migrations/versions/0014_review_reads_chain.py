@@ -4,7 +4,7 @@ The new review questions live in the postmortem's `review` JSON and the chain-le
 the `chain_walk` JSON, so neither needs a schema change.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-08
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import app.db
 
 revision: str = "0014"
-down_revision: str | None = "0011"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
