@@ -5,8 +5,14 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import col
+
+from app.action_items.models import ActionItem
 
 _counter = itertools.count(1)
 
@@ -107,3 +113,14 @@ def make_postmortem(client: TestClient, **overrides: Any) -> dict[str, Any]:
     response = client.post("/v1/postmortems", json=postmortem_body(**overrides))
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def make_late(engine: Engine, item_id: str, *, days: int) -> None:
+    """Time passes: the item's due date moves `days` into the past, as the calendar would move
+    it, without a publish that would refuse a date already past."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(ActionItem)
+            .where(col(ActionItem.id) == UUID(item_id))
+            .values(due_date=date.today() - timedelta(days=days))
+        )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 
-from tests.factories import action_item_body, make_person, make_postmortem, make_team
+from tests.factories import action_item_body, make_late, make_person, make_postmortem, make_team
 
 
 def published(client: TestClient, **overrides: Any) -> dict[str, Any]:
@@ -135,21 +135,23 @@ def test_a_committed_item_added_after_publishing_opens_at_once(client: TestClien
     assert flipped.json()["status"] == "open"
 
 
-def test_list_filters_and_overdue(client: TestClient) -> None:
+def test_list_filters_and_overdue(client: TestClient, engine: Engine) -> None:
     make_team(client, "payments")
     make_person(client, "alice")
     make_person(client, "bob")
-    late = action_item_body(due_date=(date.today() - timedelta(days=1)).isoformat())
     pm = published(
         client,
         team="payments",
-        action_items=[late, action_item_body(owner="bob", title="Add a pool floor")],
+        action_items=[action_item_body(), action_item_body(owner="bob", title="Add a pool floor")],
     )
     other = make_postmortem(
         client, action_items=[action_item_body(owner="bob", title="Alert on pool size")]
     )
     by_title = {i["title"]: i for i in pm["action_items"]}
     overdue_item = by_title["Gate deploys on the canary's 5xx rate"]
+    # Time passes: the item published in time is now a day late (publish refuses a past date).
+    make_late(engine, overdue_item["id"], days=1)
+    overdue_item = client.get(f"/v1/action-items/{overdue_item['id']}").json()
     assert overdue_item["overdue"] is True
 
     def titles(**params: Any) -> list[str]:

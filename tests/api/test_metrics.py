@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import Engine
 
 from app.main import create_app
 from app.settings import Settings
-from tests.factories import action_item_body, make_person, make_postmortem, make_team
+from tests.factories import action_item_body, make_late, make_person, make_postmortem, make_team
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -24,18 +24,24 @@ def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     }
 
 
-def seed(client: TestClient) -> None:
+def seed(client: TestClient, engine: Engine) -> None:
     make_team(client, "payments")
     make_person(client, "alice")
-    late = action_item_body(due_date=(date.today() - timedelta(days=3)).isoformat())
     pm = make_postmortem(
-        client, team="payments", action_items=[late, action_item_body(title="Add a pool floor")]
+        client,
+        team="payments",
+        action_items=[action_item_body(), action_item_body(title="Add a pool floor")],
     )
-    client.post(f"/v1/postmortems/{pm['id']}/publish")
+    assert client.post(f"/v1/postmortems/{pm['id']}/publish").status_code == 200
+    # Time passes: one item published in time is now three days late.
+    late = next(i for i in pm["action_items"] if i["title"] != "Add a pool floor")
+    make_late(engine, late["id"], days=3)
 
 
-def test_metrics_report_items_overdue_and_jobs_without_per_item_labels(client: TestClient) -> None:
-    seed(client)
+def test_metrics_report_items_overdue_and_jobs_without_per_item_labels(
+    client: TestClient, engine: Engine
+) -> None:
+    seed(client, engine)
     metrics = scrape(client)
     assert metrics[("followthrough_action_items", (("status", "open"), ("team", "payments")))] == 2
     assert metrics[("followthrough_action_items_overdue", (("team", "payments"),))] == 1
@@ -58,11 +64,11 @@ def test_metrics_report_items_overdue_and_jobs_without_per_item_labels(client: T
 
 
 def test_scrapes_are_served_from_a_short_cache(
-    settings: Settings, make_token: Callable[..., str], client: TestClient
+    settings: Settings, make_token: Callable[..., str], client: TestClient, engine: Engine
 ) -> None:
     cached = create_app(settings.model_copy(update={"metrics_cache_seconds": 300}))
     with TestClient(cached) as scraper:
         before = scrape(scraper)
-        seed(client)
+        seed(client, engine)
         assert scrape(scraper) == before
     assert scrape(client) != before
