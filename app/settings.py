@@ -45,6 +45,7 @@ DEFAULT_VAGUE_VERBS = [
     "follow up",
     "check on",
     "clean up",
+    "tidy up",
     "optimise",
     "optimize",
     "streamline",
@@ -447,6 +448,9 @@ class CheckPolicy(BaseModel):
     responder_timeline_severities: list[str] = ["SEV1", "SEV2"]
     # The wording lists: English by default, replaceable for other languages.
     vague_verbs: list[str] = DEFAULT_VAGUE_VERBS
+    # Verbs that wish a quality on a thing ("Make deploys safer", "Keep alerts more useful"):
+    # vague when a comparative follows and nothing measurable does.
+    quality_verbs: list[str] = ["make", "keep"]
     vague_phrases: list[str] = DEFAULT_VAGUE_PHRASES
     blame_phrases: list[str] = DEFAULT_BLAME_PHRASES
     negation_cues: list[str] = DEFAULT_NEGATION_CUES

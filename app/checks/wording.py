@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import simplemma
+
 from app.checks import language as lang
 from app.checks.language import Token, words
 from app.checks.model import (
@@ -81,7 +83,30 @@ def _vague_match(text: str, p: CheckPolicy) -> str | None:
     for m in lang.find_phrases(toks, p.vague_phrases):
         if not _comparison(toks, m.last):
             return lang.span(toks, m.first, m.last)
+    return _wished_quality(toks, heads, p)
+
+
+def _wished_quality(toks: list[Token], heads: set[int], p: CheckPolicy) -> str | None:
+    """ "Make deploys safer", "Make alerts more useful": a quality wished for, not a change."""
+    verbs = {f for v in p.quality_verbs for f in lang.forms(v.lower())}
+    for head in sorted(heads):
+        if head >= len(toks) or toks[head].lower not in verbs:
+            continue
+        for j in range(head + 1, min(head + 6, len(toks))):
+            if toks[j].kind == "word" and _comparative(toks[j].lower):
+                return lang.span(toks, head, j)
     return None
+
+
+def _comparative(word: str) -> bool:
+    if word in ("more", "less", "better", "worse"):
+        return True
+    # safer, faster, easier, clearer: a comparative whose base form is another word; nouns
+    # ending in -er (server, owner, cluster) are their own lemma.
+    if not word.endswith("er") or len(word) < 5:
+        return False
+    base = simplemma.lemmatize(word, lang="en")
+    return base != word and word.startswith(base[:-1] if base.endswith("y") else base[:3])
 
 
 def _comparison(toks: list[Token], last: int) -> bool:
@@ -339,7 +364,9 @@ def _participle(t: Token) -> bool:
 
 def _agentless(text: str) -> str | None:
     toks = lang.tokens(text)
-    words = [t for t in toks if t.kind == "word"]
+    # A participle right after "was"/"got" ("a mistake was made") is the event, not a cause.
+    after_aux = {i + 1 for i, t in enumerate(toks) if t.lower in _AUX_PAST}
+    words = [t for i, t in enumerate(toks) if t.kind == "word" and i not in after_aux]
     if not words or any(t.lower in _CAUSES for t in words):
         return None
     for i, t in enumerate(toks):
