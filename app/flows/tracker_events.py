@@ -344,11 +344,35 @@ def _comment(ctx: Context) -> str:
     text = (event.comment or "").strip()
     if not options.verify_command or not text.lower().startswith("/verified"):
         return "comment noted"
-    if options.verify_commenters and event.actor not in options.verify_commenters:
-        ctx.history("verification_refused", note=f"{event.actor} may not verify with /verified")
-        return f"/verified from {event.actor} refused: not an allowed verifier"
+    refusal = _comment_refusal(ctx)
+    if refusal is not None:
+        who = event.actor or f"an unnamed {ctx.integration.kind} account"
+        ctx.history(
+            "verification_refused", note=f"/verified from {who} ignored: {refusal}", actor=who
+        )
+        return f"/verified from {who} refused: {refusal}"
     evidence = text[len("/verified") :].strip() or f"/verified in {ctx.integration.kind}"
     return _take_signal(ctx, evidence)
+
+
+def _comment_refusal(ctx: Context) -> str | None:
+    """Why the comment's author may not verify, or None when they may: the item's owner (their
+    account on this integration) and the accounts in `verify_commenters`. Anyone who can comment
+    on a ticket is not thereby someone who can vouch for the fix."""
+    actor, integration = ctx.event.actor, ctx.integration
+    if not actor:
+        return "the comment names no author"
+    if actor in ctx.options.verify_commenters:
+        return None
+    owner = ctx.session.get(Person, ctx.item.owner_person_id) if ctx.item.owner_person_id else None
+    if owner is not None and account_on(owner, integration.kind, integration.name) == actor:
+        return None
+    whose = (
+        f"the owner {owner.handle}'s {integration.kind} account"
+        if owner is not None
+        else "the owner's account (the item is owned by a team)"
+    )
+    return f"{actor} is neither {whose} nor listed in the integration's verify_commenters"
 
 
 _HANDLERS: dict[EventKind, Callable[[Context], str]] = {

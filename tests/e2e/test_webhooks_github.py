@@ -9,7 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from app.settings import Settings
-from tests.e2e.sync_support import connect_tracker, drain, owner, publish_items, worker_for
+from tests.e2e.sync_support import (
+    FAST_OPTIONS,
+    connect_tracker,
+    drain,
+    owner,
+    publish_items,
+    worker_for,
+)
 from tests.e2e.webhook_support import SECRET, github_payload, send_github
 from tests.fake_trackers.github import TOKEN, FakeGitHub
 
@@ -18,14 +25,19 @@ from tests.fake_trackers.github import TOKEN, FakeGitHub
 def setup(
     client: TestClient, engine: Engine, settings: Settings, fake_github: FakeGitHub
 ) -> dict[str, Any]:
-    owner(client, github="alice-gh")
+    person = owner(client, github="alice-gh")
     integration = connect_tracker(
         client, "github", fake_github.base_url, {"token": TOKEN}, "acme/api", webhook_secret=SECRET
     )
     [item] = publish_items(client)
     worker = worker_for(engine, settings)
     drain(worker)
-    return {"integration": integration["id"], "item": item["id"], "worker": worker}
+    return {
+        "integration": integration["id"],
+        "item": item["id"],
+        "person": person["id"],
+        "worker": worker,
+    }
 
 
 def deliver(
@@ -95,15 +107,61 @@ def test_reopened_and_deleted(client: TestClient, setup: dict[str, Any]) -> None
     assert "deleted" in item["sync_error"]
 
 
+def comment(body: str) -> dict[str, Any]:
+    payload = github_payload("issue_comment/created.payload.json", "acme/api", 1)
+    payload["comment"]["body"] = body
+    return payload
+
+
+def author(payload: dict[str, Any]) -> str:
+    return str(payload["comment"]["user"]["login"])
+
+
 def test_verified_comment_command(client: TestClient, setup: dict[str, Any]) -> None:
     deliver(client, setup, "issues", "issues/closed.payload.json", **later())
-    payload = github_payload("issue_comment/created.payload.json", "acme/api", 1)
-    payload["comment"]["body"] = "/verified game day 12 Nov: gate held https://ci.example/77"
+    payload = comment("/verified game day 12 Nov: gate held https://ci.example/77")
+    patched = client.patch(
+        f"/v1/people/{setup['person']}", json={"tracker_accounts": {"github": author(payload)}}
+    )
+    assert patched.status_code == 200, patched.text
     assert send_github(client, setup["integration"], "issue_comment", payload).status_code == 202
     drain(setup["worker"])
     item = client.get(f"/v1/action-items/{setup['item']}").json()
     assert item["status"] == "verified"
     assert item["verification_evidence"] == "game day 12 Nov: gate held https://ci.example/77"
+
+
+@pytest.mark.parametrize("commenter", ["owner", "verify_commenter", "stranger"])
+def test_only_the_owner_or_named_commenters_verify_by_comment(
+    client: TestClient, setup: dict[str, Any], commenter: str
+) -> None:
+    deliver(client, setup, "issues", "issues/closed.payload.json", **later())
+    payload = comment("/verified canary gate held")
+    login = author(payload)
+    if commenter == "owner":
+        client.patch(f"/v1/people/{setup['person']}", json={"tracker_accounts": {"github": login}})
+    elif commenter == "verify_commenter":
+        options = {**FAST_OPTIONS, "verify_commenters": ["someone-else", login]}
+        patched = client.patch(
+            f"/v1/integrations/{setup['integration']}", json={"options": options}
+        )
+        assert patched.status_code == 200, patched.text
+    assert send_github(client, setup["integration"], "issue_comment", payload).status_code == 202
+    drain(setup["worker"])
+    item = client.get(f"/v1/action-items/{setup['item']}").json()
+    events = client.get(f"/v1/action-items/{setup['item']}/history").json()["events"]
+    refusals = [e for e in events if e["kind"] == "verification_refused"]
+    if commenter == "stranger":
+        assert (item["status"], item["verified_at"]) == ("closed", None)
+        [refused] = refusals
+        assert refused["changes"] == {"actor": login}
+        assert login in refused["note"] and "alice's github account" in refused["note"]
+        assert "verify_commenters" in refused["note"]
+        [latest, *_] = client.get("/v1/webhook-deliveries").json()["items"]
+        assert "refused" in latest["detail"]
+    else:
+        assert (item["status"], item["verification_evidence"]) == ("verified", "canary gate held")
+        assert refusals == []
 
 
 def test_redelivery_changes_nothing_twice(client: TestClient, setup: dict[str, Any]) -> None:

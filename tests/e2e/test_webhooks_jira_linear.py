@@ -11,7 +11,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from app.settings import Settings
-from tests.e2e.sync_support import connect_tracker, drain, owner, publish_items, worker_for
+from tests.e2e.sync_support import (
+    FAST_OPTIONS,
+    connect_tracker,
+    drain,
+    owner,
+    publish_items,
+    worker_for,
+)
 from tests.e2e.webhook_support import SECRET, send_jira, send_linear
 from tests.fake_trackers.contracts import load_json
 from tests.fake_trackers.jira import API_TOKEN, FakeJira
@@ -26,7 +33,7 @@ def read(client: TestClient, item_id: str) -> dict[str, Any]:
 def jira(
     client: TestClient, engine: Engine, settings: Settings, fake_jira: FakeJira
 ) -> dict[str, Any]:
-    owner(client, jira="557058:alice")
+    person = owner(client, jira="557058:alice")
     integration = connect_tracker(
         client,
         "jira",
@@ -52,8 +59,38 @@ def jira(
         "integration": integration["id"],
         "item": item["id"],
         "key": read(client, item["id"])["ticket_key"],
+        "person": person["id"],
         "worker": worker,
     }
+
+
+def set_account(client: TestClient, person_id: str, kind: str, account: str) -> None:
+    patched = client.patch(f"/v1/people/{person_id}", json={"tracker_accounts": {kind: account}})
+    assert patched.status_code == 200, patched.text
+
+
+def name_verify_commenter(
+    client: TestClient, integration_id: str, account: str, **options: Any
+) -> None:
+    body = {"options": {**FAST_OPTIONS, **options, "verify_commenters": ["someone-else", account]}}
+    patched = client.patch(f"/v1/integrations/{integration_id}", json=body)
+    assert patched.status_code == 200, patched.text
+
+
+def assert_comment_outcome(
+    client: TestClient, item_id: str, commenter: str, account: str, evidence: str
+) -> None:
+    item = read(client, item_id)
+    events = client.get(f"/v1/action-items/{item_id}/history").json()["events"]
+    refusals = [e for e in events if e["kind"] == "verification_refused"]
+    if commenter == "stranger":
+        assert (item["status"], item["verified_at"]) == ("closed", None)
+        [refused] = refusals
+        assert refused["changes"] == {"actor": account}
+        assert account in refused["note"] and "verify_commenters" in refused["note"]
+    else:
+        assert (item["status"], item["verification_evidence"]) == ("verified", evidence)
+        assert refusals == []
 
 
 def jira_payload(name: str, key: str, timestamp: int, **fields: Any) -> dict[str, Any]:
@@ -105,6 +142,7 @@ def test_jira_done_wont_do_reopen_verify_by_status_and_comment_deleted(
     deliver(jira_payload("jira_issue_updated.status_to_done.json", key, t + 6))
     comment = jira_payload("comment_created.json", key, t + 7)
     comment["comment"]["body"] = "/verified load test at 3x peak passed"
+    set_account(client, jira["person"], "jira", comment["comment"]["author"]["accountId"])
     item = deliver(comment)
     assert (item["status"], item["verification_evidence"]) == (
         "verified",
@@ -112,6 +150,27 @@ def test_jira_done_wont_do_reopen_verify_by_status_and_comment_deleted(
     )
     deleted = deliver(jira_payload("jira_issue_deleted.json", key, t + 8))
     assert deleted["sync_state"] == "error"
+
+
+@pytest.mark.parametrize("commenter", ["owner", "verify_commenter", "stranger"])
+def test_jira_only_the_owner_or_named_commenters_verify_by_comment(
+    client: TestClient, jira: dict[str, Any], commenter: str
+) -> None:
+    t = int(time.time() * 1000)
+    comment = jira_payload("comment_created.json", jira["key"], t + 1)
+    comment["comment"]["body"] = "/verified soak test clean"
+    account = comment["comment"]["author"]["accountId"]
+    if commenter == "owner":
+        set_account(client, jira["person"], "jira", account)
+    elif commenter == "verify_commenter":
+        name_verify_commenter(client, jira["integration"], account, verification_status="Verified")
+    for payload in (
+        jira_payload("jira_issue_updated.status_to_done.json", jira["key"], t),
+        comment,
+    ):
+        assert send_jira(client, jira["integration"], payload).status_code == 202
+        drain(jira["worker"])
+    assert_comment_outcome(client, jira["item"], commenter, account, "soak test clean")
 
 
 def test_jira_rejections(client: TestClient, jira: dict[str, Any]) -> None:
@@ -130,7 +189,7 @@ def test_jira_rejections(client: TestClient, jira: dict[str, Any]) -> None:
 def linear(
     client: TestClient, engine: Engine, settings: Settings, fake_linear: FakeLinear
 ) -> dict[str, Any]:
-    owner(client, linear="user-alice")
+    person = owner(client, linear="user-alice")
     integration = connect_tracker(
         client, "linear", fake_linear.base_url, {"api_key": API_KEY}, TEAM_ID, webhook_secret=SECRET
     )
@@ -141,7 +200,22 @@ def linear(
         "integration": integration["id"],
         "item": item["id"],
         "key": read(client, item["id"])["ticket_key"],
+        "person": person["id"],
         "worker": worker,
+    }
+
+
+def linear_comment(key: str, body: str, created_at: str) -> dict[str, Any]:
+    return {
+        "type": "Comment",
+        "action": "create",
+        "data": {
+            "id": "c-1",
+            "body": body,
+            "createdAt": created_at,
+            "issue": {"id": "i", "identifier": key},
+            "user": {"name": "Alice"},
+        },
     }
 
 
@@ -199,17 +273,9 @@ def test_linear_done_canceled_reopen_label_comment_removed(
     assert deliver(labelled)["status"] == "verified"
     deliver(linear_update(key, "2030-01-01T00:05:00.000Z", "started", "In Progress"))
     deliver(linear_update(key, "2030-01-01T00:06:00.000Z", "completed", "Done"))
-    comment = {
-        "type": "Comment",
-        "action": "create",
-        "data": {
-            "id": "c-1",
-            "body": "/verified chaos test passed",
-            "createdAt": "2030-01-01T00:07:00.000Z",
-            "issue": {"id": "i", "identifier": key},
-            "user": {"name": "Alice"},
-        },
-    }
+    comment = linear_comment(key, "/verified chaos test passed", "2030-01-01T00:07:00.000Z")
+    # The connector names a comment's author by the user's name.
+    set_account(client, linear["person"], "linear", comment["data"]["user"]["name"])
     assert deliver(comment)["status"] == "verified"
     removed = copy.deepcopy(load_json("linear/webhooks/issue_remove.json"))
     team, number = key.split("-")
@@ -217,6 +283,23 @@ def test_linear_done_canceled_reopen_label_comment_removed(
         team={"id": TEAM_ID, "key": team}, number=int(number), updatedAt="2030-01-01T00:08:00.000Z"
     )
     assert deliver(removed)["sync_state"] == "error"
+
+
+@pytest.mark.parametrize("commenter", ["owner", "verify_commenter", "stranger"])
+def test_linear_only_the_owner_or_named_commenters_verify_by_comment(
+    client: TestClient, linear: dict[str, Any], commenter: str
+) -> None:
+    key = linear["key"]
+    comment = linear_comment(key, "/verified failover drill passed", "2030-01-01T00:01:00.000Z")
+    account = comment["data"]["user"]["name"]
+    if commenter == "owner":
+        set_account(client, linear["person"], "linear", account)
+    elif commenter == "verify_commenter":
+        name_verify_commenter(client, linear["integration"], account)
+    for payload in (linear_update(key, "2030-01-01T00:00:00.000Z", "completed", "Done"), comment):
+        assert send_linear(client, linear["integration"], payload).status_code == 202
+        drain(linear["worker"])
+    assert_comment_outcome(client, linear["item"], commenter, account, "failover drill passed")
 
 
 def test_linear_stale_or_unsigned_deliveries_are_refused(
