@@ -33,6 +33,7 @@ from app.postmortems.models import Postmortem
 from app.sync import jobs
 from app.tickets import links
 from app.tickets.models import TicketLink
+from connectors.base import TicketState
 
 CONTENT_FIELDS = (
     "title",
@@ -131,11 +132,37 @@ def create(
     return item
 
 
+CLOSED_TICKET_STATES = frozenset(
+    {TicketState.DONE.value, TicketState.WONT_DO.value, TicketState.DELETED.value}
+)
+
+
 def update(
     session: Session, item_id: UUID, data: ActionItemUpdate, caller: Caller, *, if_match: str | None
 ) -> ActionItem:
     item = get(session, item_id, for_update=True)
     check_if_match(if_match, item.version, "action item")
+    if (
+        "committed" in data.model_fields_set
+        and data.committed is False
+        and item.committed
+        and item.status != ActionItemStatus.DRAFT
+    ):
+        # An un-committed item drops out of completion; with its ticket still open or the work
+        # unfinished that would complete the postmortem unverified and leave the ticket live.
+        link = links.link_of(session, item.id)
+        ticket_open = (
+            link is not None
+            and links.has_ticket(link)
+            and link.last_state not in CLOSED_TICKET_STATES
+        )
+        if ticket_open or item.status in UNFINISHED:
+            why = f" and its ticket {link.external_key} is open" if ticket_open and link else ""
+            raise Conflict(
+                f"This action item is {item.status}{why}; only a draft can be un-committed. "
+                f"Close it as won't do instead: POST /v1/action-items/{item.id}/close "
+                'with {"resolution": "wont_do"}'
+            )
     changes: dict[str, list[Any]] = {}
     for name in data.model_fields_set:
         if name == "owner":

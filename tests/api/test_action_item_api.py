@@ -135,6 +135,41 @@ def test_a_committed_item_added_after_publishing_opens_at_once(client: TestClien
     assert flipped.json()["status"] == "open"
 
 
+def test_uncommitting_an_open_item_is_refused_and_changes_nothing(client: TestClient) -> None:
+    make_person(client, "alice")
+    pm = published(client)
+    [item] = pm["action_items"]
+    url = f"/v1/action-items/{item['id']}"
+    read = client.get(url)
+    before, etag = read.json(), read.headers["etag"]
+    history = client.get(f"{url}/history").json()["events"]
+    assert (before["status"], pm["status"]) == ("open", "published")
+
+    refused = client.patch(url, json={"committed": False}, headers={"If-Match": etag})
+
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "won't do" in detail and f"POST /v1/action-items/{item['id']}/close" in detail
+    assert '"resolution": "wont_do"' in detail
+    assert client.get(url).json() == before
+    assert client.get(url).headers["etag"] == etag
+    assert client.get(f"{url}/history").json()["events"] == history
+    assert client.get(f"/v1/postmortems/{pm['id']}").json()["status"] == "published"
+    closed = client.post(f"{url}/close", json={"resolution": "wont_do"})
+    assert closed.json()["status"] == "wont_do"
+
+
+def test_uncommitting_a_draft_item_works(client: TestClient) -> None:
+    make_person(client, "alice")
+    pm = make_postmortem(client)
+    [item] = pm["action_items"]
+    url = f"/v1/action-items/{item['id']}"
+    response = client.patch(url, json={"committed": False}, headers={"If-Match": '"1"'})
+    assert response.status_code == 200, response.text
+    assert (response.json()["committed"], response.json()["status"]) == (False, "draft")
+    assert response.headers["etag"] == '"2"'
+
+
 def test_list_filters_and_overdue(client: TestClient, engine: Engine) -> None:
     make_team(client, "payments")
     make_person(client, "alice")
