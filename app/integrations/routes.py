@@ -64,9 +64,13 @@ def get_integration(
 def update_integration(
     integration_id: UUID, data: IntegrationUpdate, session: SessionDep, _: Admin, box: BoxDep
 ) -> IntegrationRead:
-    """Change an integration; sending `credentials` replaces them whole, `routes` replaces the routing."""
-    integration = integrations_service.update(session, integration_id, data, box)
-    return integrations_service.to_read(session, integration, box)
+    """Change an integration; sending `credentials` replaces them whole, `routes` replaces the routing.
+
+    Changing `base_url` clears the stored credentials and webhook secret unless the same request
+    sends them again, so they never go to a host they were not given for; `notice` then says
+    what to send again."""
+    updated = integrations_service.update(session, integration_id, data, box)
+    return integrations_service.to_read(session, updated.integration, box, notice=updated.notice)
 
 
 @router.delete("/{integration_id}", status_code=204)
@@ -80,7 +84,8 @@ def delete_integration(integration_id: UUID, session: SessionDep, _: Admin) -> R
 def test_integration(
     integration_id: UUID, session: SessionDep, _: Admin, box: BoxDep
 ) -> IntegrationTestResult:
-    """Call the tracker with the stored credentials and say who they authenticate as, or why not."""
+    """Call the tracker with the stored credentials and say who they authenticate as, or why not.
+    409 when the integration has no stored credentials (cleared by a `base_url` change)."""
     return integrations_service.test_connection(session, integration_id, box)
 
 
@@ -99,7 +104,8 @@ def webhook_setup(
 
     When this call generates the webhook secret and the steps are manual, the answer carries
     it in `secret`, this once: no later call returns it. Set `webhook_secret` to null and call
-    again to get a new one. An answer kept for an Idempotency-Key never carries a secret."""
+    again to get a new one. An answer kept for an Idempotency-Key never carries a secret.
+    409 when the integration has no stored credentials (cleared by a `base_url` change)."""
     # The answer may carry a secret: no cache keeps a copy.
     response.headers["Cache-Control"] = "no-store"
     return integrations_service.webhook_setup(

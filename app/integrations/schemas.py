@@ -48,6 +48,14 @@ class IntegrationOptions(BaseModel):
     verify_commenters: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = (
         Field([], description="Tracker accounts allowed to use /verified; empty means anyone")
     )
+    allow_unsigned: bool = Field(
+        False,
+        description="UNSAFE: accept webhook deliveries while the integration has no webhook "
+        "secret (Jira sends them unsigned), so anyone who can reach the webhook URL can close "
+        "and verify action items. Only Jira sends unsigned deliveries; GitHub and Linear ones "
+        "are always checked. Off by default: without a secret deliveries are refused; set one "
+        "with POST /v1/integrations/{id}/webhook or webhook_secret instead",
+    )
 
 
 class RouteIn(BaseModel):
@@ -135,11 +143,19 @@ class IntegrationRead(BaseModel):
     credential_fields: list[str] = Field(
         description="Which credentials are stored; never their values"
     )
+    credentials_configured: bool = Field(
+        description="False when no credentials are stored (a base_url change clears them)"
+    )
     has_webhook_secret: bool
     webhook_url: str
     paused_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    notice: str | None = Field(
+        None,
+        description="In a PATCH answer: what the change cleared (credentials, webhook secret "
+        "after a base_url change) and what to send again",
+    )
 
 
 class IntegrationList(BaseModel):

@@ -34,12 +34,23 @@ from connectors.base import (
     Connector,
     ConnectorConfig,
     ConnectorError,
+    PermanentConnectorError,
     RetryableConnectorError,
     Target,
 )
 from connectors.profile import TrackerProfile
 
 logger = logging.getLogger("followthrough.integrations")
+
+
+class CredentialsMissing(Conflict):
+    """The integration has no stored credentials (they were cleared when its base_url changed)."""
+
+
+@dataclass(frozen=True)
+class Updated:
+    integration: Integration
+    notice: str | None = None
 
 
 def get(session: Session, integration_id: UUID) -> Integration:
@@ -73,9 +84,17 @@ def create(session: Session, data: IntegrationCreate, box: SecretBox) -> Integra
     return integration
 
 
+def _host_changed(before: str | None, after: str | None) -> bool:
+    return (before or "").rstrip("/") != (after or "").rstrip("/")
+
+
 def update(
     session: Session, integration_id: UUID, data: IntegrationUpdate, box: SecretBox
-) -> Integration:
+) -> Updated:
+    """Apply a partial change. A new `base_url` (null included: the vendor's cloud) clears the
+    stored credentials and webhook secret unless the same request sends them again: they were
+    given for the old host, and /test, /webhook or the worker would otherwise hand them to
+    whichever host the URL now names. The answer's notice says what was cleared."""
     integration = get(session, integration_id)
     fields = data.model_fields_set
     for name in ("name", "default_project", "labels", "options", "is_default", "max_concurrency"):
@@ -101,6 +120,14 @@ def update(
         integration.webhook_secret_sealed = (
             box.seal(data.webhook_secret) if data.webhook_secret else None
         )
+    cleared: list[str] = []
+    if "base_url" in fields and _host_changed(integration.base_url, data.base_url):
+        if data.credentials is None:
+            integration.credentials_sealed = box.seal({})
+            cleared.append("credentials")
+        if "webhook_secret" not in fields and integration.webhook_secret_sealed is not None:
+            integration.webhook_secret_sealed = None
+            cleared.append("webhook secret")
     for name in (
         "name",
         "base_url",
@@ -122,7 +149,23 @@ def update(
         _only_default(session, integration)
     if data.routes is not None:
         _set_routes(session, integration, data.routes)
-    return integration
+    if not cleared:
+        return Updated(integration)
+    notice = (
+        f"base_url changed, so the stored {' and '.join(cleared)} (given for the old host) were"
+        " cleared and will not be sent to the new one."
+    )
+    if "credentials" in cleared:
+        notice += (
+            f" Send credentials again (PATCH /v1/integrations/{integration.id} with"
+            " credentials) before /test, /webhook or syncing."
+        )
+    if "webhook secret" in cleared:
+        notice += (
+            f" Set a new webhook secret (POST /v1/integrations/{integration.id}/webhook, or PATCH"
+            " webhook_secret) and configure it in the tracker; deliveries are refused until then."
+        )
+    return Updated(integration, notice)
 
 
 def _check_project(profile: TrackerProfile, project: str, where: str) -> None:
@@ -184,7 +227,9 @@ def _set_routes(session: Session, integration: Integration, routes: list[RouteIn
     session.flush()
 
 
-def to_read(session: Session, integration: Integration, box: SecretBox) -> IntegrationRead:
+def to_read(
+    session: Session, integration: Integration, box: SecretBox, notice: str | None = None
+) -> IntegrationRead:
     rows = session.exec(
         select(TeamRoute, Team.slug)
         .join(Team, col(Team.id) == TeamRoute.team_id)
@@ -210,30 +255,55 @@ def to_read(session: Session, integration: Integration, box: SecretBox) -> Integ
         is_default=integration.is_default,
         max_concurrency=integration.max_concurrency,
         credential_fields=credential_fields,
+        credentials_configured=bool(credential_fields),
         has_webhook_secret=integration.webhook_secret_sealed is not None,
         webhook_url=f"/v1/webhooks/{integration.id}",
         paused_until=integration.paused_until,
         created_at=integration.created_at,
         updated_at=integration.updated_at,
+        notice=notice,
     )
 
 
 def connector_for(integration: Integration, box: SecretBox) -> Connector:
-    """Build the integration's connector with its decrypted credentials (kept in memory only)."""
+    """Build the integration's connector with its decrypted credentials (kept in memory only).
+    Without stored credentials it raises PermanentConnectorError rather than call the tracker."""
     options = IntegrationOptions.model_validate(integration.options)
+    credentials = box.open(integration.credentials_sealed)
+    if not credentials:
+        raise PermanentConnectorError(_no_credentials(integration))
     config = ConnectorConfig(
         base_url=integration.base_url,
-        credentials=box.open(integration.credentials_sealed),
+        credentials=credentials,
         timeout=options.timeout_seconds,
         options=options.model_dump(),
     )
     return registry.build(TrackerKind(integration.kind), config)
 
 
+def _no_credentials(integration: Integration) -> str:
+    return (
+        f"{integration.name} has no stored credentials (they are cleared when base_url changes);"
+        f" send them with PATCH /v1/integrations/{integration.id}"
+    )
+
+
+def _require_credentials(integration: Integration, box: SecretBox) -> None:
+    try:
+        stored = box.open(integration.credentials_sealed)
+    except ValueError:
+        return  # the connector call reports the undecryptable credentials as before
+    if not stored:
+        raise CredentialsMissing(_no_credentials(integration))
+
+
 def test_connection(
     session: Session, integration_id: UUID, box: SecretBox
 ) -> IntegrationTestResult:
+    """Ask the tracker who the stored credentials authenticate as; CredentialsMissing (409)
+    when there are none, without calling the tracker."""
     integration = get(session, integration_id)
+    _require_credentials(integration, box)
     try:
         identity = connector_for(integration, box).check_credentials()
     except ConnectorError as exc:
@@ -295,6 +365,7 @@ def webhook_setup(
     A `replayable` answer (kept for an Idempotency-Key) never carries one: the secret is then
     not generated for manual steps, and the answer says to call again without the key."""
     integration = get(session, integration_id)
+    _require_credentials(integration, box)
     webhook = registry.profile(TrackerKind(integration.kind)).webhook
     url = f"{public_url.rstrip('/')}/v1/webhooks/{integration.id}"
     generated: str | None = None

@@ -57,6 +57,17 @@ def receive(
     secret = (
         box.open(integration.webhook_secret_sealed) if integration.webhook_secret_sealed else None
     )
+    if secret is None and not integration.options.get("allow_unsigned", False):
+        # Jira sends admin webhooks unsigned when no secret is set, and its parser accepts
+        # them; unauthenticated closure and verification is refused unless the admin opted in.
+        raise Unauthorized(
+            f"The delivery is refused: integration {integration.id} has no webhook secret, so"
+            " nothing proves the delivery came from the tracker. Set one with"
+            f" POST /v1/integrations/{integration.id}/webhook (generates it) or PATCH"
+            f" /v1/integrations/{integration.id} with webhook_secret, and configure the same"
+            " secret in the tracker; or, unsafely, accept unsigned deliveries with"
+            " options.allow_unsigned: true"
+        )
     parser = _parser(integration)
     try:
         signed = parser.verify_signature(headers, body, secret, now)

@@ -1,9 +1,11 @@
 """Jira Cloud webhook deliveries into neutral tracker events.
 
 Admin webhooks saved with a secret sign the body: `X-Hub-Signature: sha256=<hex>` (no `-256`).
-Without a configured secret Jira sends no signature, and the integration accepts unsigned
-deliveries. Closure is read from the status category (names are per-site), won't-do from the
-resolution, with the same rules as the connector (`mapping.ticket_state`).
+Without a configured secret Jira sends no signature; this parser then has nothing to check, and
+the service refuses such deliveries unless the integration opts in with `allow_unsigned`
+(app/webhooks/service.py `receive`). Closure is read from the status category (names are
+per-site), won't-do from the resolution, with the same rules as the connector
+(`mapping.ticket_state`).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def _utc(value: Any) -> datetime:
 def verify_signature(
     headers: Mapping[str, str], body: bytes, secret: str | None, now: datetime
 ) -> bool:
-    """No secret configured (None): Jira admin webhooks may be unsigned, so accept. A configured
+    """No secret configured (None): nothing to check, so True; the service decides whether an
+    unsigned delivery is allowed (refused unless `allow_unsigned`). A configured
     secret makes the header mandatory; an empty-string secret is refused rather than trusted.
     `now` is unused: Jira signs no timestamp."""
     if secret is None:

@@ -235,6 +235,52 @@ def test_patch_replaces_credentials_and_keeps_them_hidden(client: TestClient) ->
     assert "new" not in json.dumps(response.json()["credential_fields"])
 
 
+def test_a_new_base_url_clears_credentials_and_webhook_secret(
+    client: TestClient, engine: Engine
+) -> None:
+    created = client.post("/v1/integrations", json=github_integration()).json()
+    url = f"/v1/integrations/{created['id']}"
+    assert created["credentials_configured"] is True and created["notice"] is None
+    moved = client.patch(url, json={"base_url": "https://elsewhere.example.net/api/v3"})
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    assert (body["credentials_configured"], body["credential_fields"]) == (False, [])
+    assert body["has_webhook_secret"] is False
+    assert "base_url changed" in body["notice"] and "Send credentials again" in body["notice"]
+    with engine.connect() as conn:
+        sealed = conn.execute(
+            text("SELECT webhook_secret_sealed FROM integration WHERE name = 'acme-github'")
+        ).scalar_one()
+    assert sealed is None
+    # Refused before any call: the host is not contacted with nothing or with old secrets.
+    for call in ("test", "webhook"):
+        refused = client.post(f"{url}/{call}")
+        assert refused.status_code == 409, refused.text
+        assert "no stored credentials" in refused.json()["detail"]
+
+
+def test_base_url_with_its_credentials_keeps_them_and_the_same_url_clears_nothing(
+    client: TestClient,
+) -> None:
+    created = client.post("/v1/integrations", json=github_integration()).json()
+    url = f"/v1/integrations/{created['id']}"
+    same = client.patch(url, json={"base_url": created["base_url"] + "/"}).json()
+    assert (same["credentials_configured"], same["has_webhook_secret"]) == (True, True)
+    assert same["notice"] is None
+    moved = client.patch(
+        url,
+        json={
+            "base_url": "https://elsewhere.example.net/api/v3",
+            "credentials": {"token": "ghp_for_the_new_host"},
+            "webhook_secret": "new-host-secret",
+        },
+    ).json()
+    assert (moved["credentials_configured"], moved["has_webhook_secret"]) == (True, True)
+    assert moved["notice"] is None
+    to_cloud = client.patch(url, json={"base_url": None}).json()
+    assert to_cloud["credentials_configured"] is False and to_cloud["has_webhook_secret"] is False
+
+
 def test_integrations_need_admin_scope(app: Any, make_token: Callable[..., str]) -> None:
     with TestClient(app, headers={"Authorization": f"Bearer {make_token('write', 'w')}"}) as writer:
         assert writer.get("/v1/integrations").status_code == 403
