@@ -46,7 +46,11 @@ class IntegrationOptions(BaseModel):
     )
     verify_command: bool = Field(True, description="`/verified <evidence>` in a comment verifies")
     verify_commenters: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = (
-        Field([], description="Tracker accounts allowed to use /verified; empty means anyone")
+        Field(
+            [],
+            description="Tracker accounts allowed to use /verified besides the item's owner "
+            "(whose account on this integration always may)",
+        )
     )
     allow_unsigned: bool = Field(
         False,

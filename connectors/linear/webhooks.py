@@ -112,6 +112,12 @@ def _issue_key(data: Mapping[str, Any], url: Any) -> str:
     raise MalformedPayload("a Linear issue needs an identifier, a team key and number, or an id")
 
 
+def _user_account(user: Any) -> str | None:
+    if not isinstance(user, Mapping):
+        return None
+    return text_or_none(user.get("id")) or text_or_none(user.get("name"))
+
+
 def _comment_issue_key(data: Mapping[str, Any], url: Any) -> str:
     """The commented issue: `data.issue.identifier` (or its team key + number); else the
     issue identifier in the comment URL; else `data.issueId` / `data.issue.id`. When only an
@@ -162,8 +168,13 @@ def parse_events(
     occurred_at = _utc(stamp)
 
     if kind == "Comment":
-        user = data.get("user")
-        author = text_or_none(user.get("name")) if isinstance(user, Mapping) else None
+        # People's Linear accounts are user ids (what assigneeId takes): a comment's author is
+        # named by id, so "/verified" can be matched to the item's owner.
+        author = (
+            _user_account(data.get("user"))
+            or text_or_none(data.get("userId"))
+            or _user_account(actor_field)
+        )
         return [
             TrackerEvent(
                 external_key=_comment_issue_key(data, payload.get("url")),
@@ -171,7 +182,7 @@ def parse_events(
                 occurred_at=occurred_at,
                 kind=EventKind.COMMENT_ADDED,
                 comment=data.get("body") if isinstance(data.get("body"), str) else "",
-                actor=author or actor,
+                actor=author,
             )
         ]
 

@@ -56,8 +56,8 @@ def test_linear_comment_created_names_its_issue_and_author() -> None:
         "ENG-7",
         EventKind.COMMENT_ADDED,
         "Verified in staging",
-        "Ada",
-    )
+        "u1",
+    ), "the author is named by user id, the account people's tracker_accounts hold"
     assert event.occurred_at == at("2026-02-28T09:00:00Z")
 
 

@@ -214,7 +214,7 @@ def linear_comment(key: str, body: str, created_at: str) -> dict[str, Any]:
             "body": body,
             "createdAt": created_at,
             "issue": {"id": "i", "identifier": key},
-            "user": {"name": "Alice"},
+            "user": {"id": "user-bob", "name": "Bob"},
         },
     }
 
@@ -274,8 +274,8 @@ def test_linear_done_canceled_reopen_label_comment_removed(
     deliver(linear_update(key, "2030-01-01T00:05:00.000Z", "started", "In Progress"))
     deliver(linear_update(key, "2030-01-01T00:06:00.000Z", "completed", "Done"))
     comment = linear_comment(key, "/verified chaos test passed", "2030-01-01T00:07:00.000Z")
-    # The connector names a comment's author by the user's name.
-    set_account(client, linear["person"], "linear", comment["data"]["user"]["name"])
+    # A comment's author is the Linear user id, the account tracker_accounts hold.
+    set_account(client, linear["person"], "linear", comment["data"]["user"]["id"])
     assert deliver(comment)["status"] == "verified"
     removed = copy.deepcopy(load_json("linear/webhooks/issue_remove.json"))
     team, number = key.split("-")
@@ -291,7 +291,7 @@ def test_linear_only_the_owner_or_named_commenters_verify_by_comment(
 ) -> None:
     key = linear["key"]
     comment = linear_comment(key, "/verified failover drill passed", "2030-01-01T00:01:00.000Z")
-    account = comment["data"]["user"]["name"]
+    account = comment["data"]["user"]["id"]
     if commenter == "owner":
         set_account(client, linear["person"], "linear", account)
     elif commenter == "verify_commenter":
