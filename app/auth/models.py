@@ -2,7 +2,7 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import UniqueConstraint
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import JSON, Column, Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
 
@@ -22,6 +22,8 @@ class ApiToken(SQLModel, table=True):
     scope: str = Field(max_length=10)
     token_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=12)
+    # None: an org-wide token. Otherwise the ids (as strings) of the teams it may read and write.
+    team_ids: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -3,6 +3,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import Index
+from sqlalchemy import false as sa_false
 from sqlmodel import JSON, Column, Field, SQLModel, Text
 
 from app.db import UTCDateTime, utcnow
@@ -40,6 +41,8 @@ class Postmortem(SQLModel, table=True):
     team_id: UUID | None = Field(
         default=None, foreign_key="team.id", index=True, ondelete="SET NULL"
     )
+    # Visible only to its own team's tokens and to admins; left out of others' cross-team views.
+    restricted: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     detected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     mitigated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
