@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -484,6 +485,30 @@ class SyncPolicy(BaseModel):
     reconcile_interval_seconds: float = Field(300.0, ge=0)
 
 
+class RequestLimits(BaseModel):
+    """What one client may hold or try: connection timeouts, idempotency keys, failed sign-ins."""
+
+    # A request's head (request line and headers) must arrive this long after the connection
+    # opens or the previous answer ends, or the connection is closed.
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    # The whole body must arrive this long after the head, or the answer is 408.
+    body_timeout_seconds: float = Field(30.0, gt=0)
+    # An idle keep-alive connection is closed after this long.
+    keep_alive_seconds: int = Field(5, ge=1)
+    # Open connections served at once per process; past this, requests get 503.
+    max_connections: int = Field(200, ge=1)
+    # An Idempotency-Key is remembered this long; after that the same key is new again.
+    idempotency_key_hours: float = Field(24.0, gt=0)
+    # How often the sync worker deletes expired idempotency records.
+    idempotency_purge_seconds: float = Field(600.0, gt=0)
+    # More than this many 401 answers to one client address within the window: that address
+    # gets 429 until the window has passed. Counted per process.
+    auth_failures_allowed: int = Field(20, ge=1)
+    auth_failure_window_seconds: float = Field(60.0, gt=0)
+    # Addresses remembered at once (oldest forgotten first), which bounds the memory it takes.
+    auth_failure_addresses: int = Field(10_000, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FOLLOWTHROUGH_", env_nested_delimiter="__", extra="ignore"
@@ -504,6 +529,7 @@ class Settings(BaseSettings):
     # days after publishing at the latest.
     read_window_days: int = Field(14, ge=0)
     sync: SyncPolicy = SyncPolicy()
+    limits: RequestLimits = RequestLimits()
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -517,10 +543,21 @@ class Settings(BaseSettings):
         key_file = self.data_dir / "secret.key"
         if key_file.exists():
             return key_file.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Only the service's own user may enter the data dir or read the key (0700, 0600).
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = secrets.token_urlsafe(32)
-        key_file.touch(mode=0o600)
-        key_file.write_text(key)
+        # Written in full under another name, then linked into place: a second process starting
+        # at the same moment either wins the link or reads the complete key of the one that did.
+        draft = self.data_dir / f".secret.key.{secrets.token_hex(8)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key)
+            os.link(draft, key_file)
+        except FileExistsError:
+            return key_file.read_text().strip()
+        finally:
+            draft.unlink(missing_ok=True)
         return key
 
 
