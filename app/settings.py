@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from functools import lru_cache
@@ -9,8 +10,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Verbs (and nominal heads) that make an item vague when they lead it and nothing measurable
 # follows: "Improve search" is vague, "Improve search p95 from 1.2 s to 400 ms" is not. Every word
@@ -485,6 +486,25 @@ class SyncPolicy(BaseModel):
     reconcile_interval_seconds: float = Field(300.0, ge=0)
 
 
+class EgressSettings(BaseModel):
+    """Where outbound calls may go (see connectors/egress/policy.py): public addresses only,
+    unless the host is named here, e.g. `FOLLOWTHROUGH_EGRESS__ALLOW_HOSTS=jira.internal.example`
+    for a self-hosted tracker, or `127.0.0.1,localhost` for trackers on this machine."""
+
+    # Host names or addresses, exactly as they appear in an integration's base_url.
+    allow_hosts: Annotated[list[str], NoDecode] = []
+
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+
 class RequestLimits(BaseModel):
     """What one client may hold or try: connection timeouts, idempotency keys, failed sign-ins."""
 
@@ -530,6 +550,7 @@ class Settings(BaseSettings):
     read_window_days: int = Field(14, ge=0)
     sync: SyncPolicy = SyncPolicy()
     limits: RequestLimits = RequestLimits()
+    egress: EgressSettings = EgressSettings()
 
     def resolved_database_url(self) -> str:
         if self.database_url:
