@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.crypto import SecretBox
 from app.db import session_scope, utcnow
-from app.errors import AppError, Conflict, NotFound, Unauthorized
+from app.errors import AppError, Conflict, NotFound, Unauthorized, field_error
 from app.integrations.models import Integration
 from app.sync import jobs
 from app.webhooks.models import WebhookDelivery
@@ -27,8 +27,13 @@ from connectors.base import (
     WebhookParser,
     WebhookRejected,
 )
+from connectors.webhook_support import PayloadShapeError
 
 logger = logging.getLogger("followthrough.webhooks")
+
+
+# The inbox's delivery_id column holds this many characters.
+MAX_DELIVERY_ID = 200
 
 
 class MalformedBody(AppError):
@@ -69,10 +74,14 @@ def receive(
             " options.allow_unsigned: true"
         )
     parser = _parser(integration)
+    # The signature first: unsigned junk is refused before anything reads its shape.
     try:
         signed = parser.verify_signature(headers, body, secret, now)
     except WebhookRejected as exc:
         raise Unauthorized(f"The delivery is refused: {exc}") from exc
+    except MalformedPayload as exc:
+        # Signed, then found unreadable while looking for its send time (Linear).
+        raise _malformed(exc) from None
     if not signed:
         raise Unauthorized(
             "The webhook signature is missing or does not match this integration's secret"
@@ -80,8 +89,14 @@ def receive(
     try:
         events = parser.parse_events(headers, body, integration.options)
     except MalformedPayload as exc:
-        raise MalformedBody(f"The delivery body cannot be read: {exc}") from exc
+        raise _malformed(exc) from None
     delivery_id = parser.delivery_id(headers, body)
+    if len(delivery_id) > MAX_DELIVERY_ID:
+        raise MalformedBody(
+            f"The delivery id header is {len(delivery_id)} characters long; at most"
+            f" {MAX_DELIVERY_ID} are accepted",
+            errors=[field_error("header", f"delivery id longer than {MAX_DELIVERY_ID}")],
+        )
     webhook = registry.profile(TrackerKind(integration.kind)).webhook
     # Never the signature: it proves nothing later.
     kept = {k: v for k, v in headers.items() if k in webhook.kept_headers}
@@ -111,6 +126,12 @@ def receive(
         "delivery_id": delivery_id,
         "id": str(stored_id),
     }
+
+
+def _malformed(exc: MalformedPayload) -> MalformedBody:
+    """A 400 naming where the body is wrong; nothing of it is stored."""
+    errors = exc.errors if isinstance(exc, PayloadShapeError) else [field_error("body", str(exc))]
+    return MalformedBody(f"The delivery body cannot be read: {exc}"[:1000], errors=errors)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

@@ -9,17 +9,17 @@ body's shape (`comment` + `issue`, `issue`, `zen`/`hook_id` for ping).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from connectors.base import EventKind, MalformedPayload, TicketState, TrackerEvent
-from connectors.github import mapping
+from connectors.base import EventKind, TicketState, TrackerEvent
+from connectors.github import mapping, payloads
 from connectors.webhook_support import (
     body_hash,
     hmac_sha256_hex,
-    listed,
     load_json,
-    parse_time,
+    read,
+    shape_error,
     signature_matches,
     text_or_none,
 )
@@ -38,11 +38,6 @@ _USED_ACTIONS = frozenset(
         "unlabeled",
     }
 )
-
-
-def _utc(value: Any) -> datetime:
-    """The vendor's time (ISO 8601 with any offset, or epoch ms) as timezone-aware UTC."""
-    return parse_time(value).astimezone(UTC)
 
 
 def verify_signature(
@@ -72,63 +67,47 @@ def _event_name(headers: Mapping[str, str], data: Mapping[str, Any]) -> str:
     return ""
 
 
-def _login(user: Any) -> str | None:
-    if isinstance(user, Mapping) and isinstance(user.get("login"), str):
-        return str(user["login"])
-    return None
-
-
 def parse_events(
     headers: Mapping[str, str], body: bytes, options: Mapping[str, Any]
 ) -> list[TrackerEvent]:
     """Events of an `issues` (closed, reopened, deleted, transferred, (un)assigned,
     (un)labeled) or `issue_comment.created` delivery; [] for anything else (ping, opened,
-    edited, milestoned, ...). Raises MalformedPayload for non-JSON or an event body without
-    the `issue` and `repository` it always carries."""
+    edited, milestoned, ...). Raises MalformedPayload for non-JSON, and PayloadShapeError
+    naming the path for an event body whose fields we read are missing or of the wrong type."""
     data = load_json(body)
     event = _event_name(headers, data)
     if event not in ("issues", "issue_comment"):
         return []
-    action = data.get("action")
-    issue, repository = data.get("issue"), data.get("repository")
-    if not isinstance(issue, Mapping) or not isinstance(repository, Mapping):
-        raise MalformedPayload(f"a GitHub {event} delivery needs `issue` and `repository`")
-    if not isinstance(action, str):
-        raise MalformedPayload(f"a GitHub {event} delivery needs an `action` string")
+    action = read(payloads.Action, data).action
     if event == "issue_comment" and action != "created":
         return []
     if event == "issues" and action not in _USED_ACTIONS:
         return []
-    repo, number = text_or_none(repository.get("full_name")), issue.get("number")
-    if repo is None or not isinstance(number, int) or isinstance(number, bool):
-        raise MalformedPayload("issue number or repository name missing")
-    key = mapping.external_key(repo, number)
-    actor = _login(data.get("sender"))
+    payload = read(payloads.IssuesEvent, data)
+    issue = payload.issue
+    key = mapping.external_key(payload.repository.full_name, issue.number)
+    actor = _login(payload.sender)
     # `issue` is the issue after the change, so its labels are the current ones.
-    labels = tuple(
-        label["name"]
-        for label in listed(issue.get("labels"), "issue.labels")
-        if isinstance(label, Mapping) and isinstance(label.get("name"), str)
-    )
+    labels = tuple(label.name for label in issue.labels or ())
     delivery = delivery_id(headers, body)
 
     if event == "issue_comment":
-        comment = data.get("comment")
-        if not isinstance(comment, Mapping):
-            raise MalformedPayload("an issue_comment delivery needs `comment`")
+        comment = payload.comment
+        if comment is None:
+            raise shape_error("body.comment", "Field required")
         return [
             TrackerEvent(
                 external_key=key,
                 delivery_id=delivery,
-                occurred_at=_utc(comment.get("created_at")),
+                occurred_at=_required(comment.created_at, "body.comment.created_at"),
                 kind=EventKind.COMMENT_ADDED,
-                comment=comment.get("body") if isinstance(comment.get("body"), str) else "",
-                actor=_login(comment.get("user")) or actor,
+                comment=comment.body or "",
+                actor=_login(comment.user) or actor,
                 labels=labels,
             )
         ]
 
-    occurred_at = _utc(issue.get("updated_at"))
+    occurred_at = _required(issue.updated_at, "body.issue.updated_at")
 
     def make(kind: EventKind, **fields: Any) -> TrackerEvent:
         values: dict[str, Any] = {"actor": actor, "labels": labels, **fields}
@@ -137,7 +116,7 @@ def parse_events(
         )
 
     if action == "closed":
-        reason = text_or_none(issue.get("state_reason"))
+        reason = text_or_none(issue.state_reason)
         return [
             make(
                 EventKind.STATE_CHANGED,
@@ -149,13 +128,12 @@ def parse_events(
         return [make(EventKind.STATE_CHANGED, state=TicketState.OPEN, raw_status="open")]
     if action in ("deleted", "transferred"):
         # A transferred issue lives on under another repository's key: gone from this one.
-        return [make(EventKind.DELETED, state=TicketState.DELETED, raw_status=str(action))]
+        return [make(EventKind.DELETED, state=TicketState.DELETED, raw_status=action)]
     if action in ("assigned", "unassigned"):
-        return [make(EventKind.ASSIGNEE_CHANGED, assignee=_assignee_after(action, issue, data))]
-    label = data.get("label")
-    name = label.get("name") if isinstance(label, Mapping) else None
-    if not isinstance(name, str):
-        raise MalformedPayload(f"an issues.{action} delivery needs `label.name`")
+        return [make(EventKind.ASSIGNEE_CHANGED, assignee=_assignee_after(action, issue, payload))]
+    if payload.label is None:
+        raise shape_error("body.label", f"Field required in an issues.{action} delivery")
+    name = payload.label.name
     # The current list can never still hold a label just removed, nor miss one just added
     # (GitHub's published `unlabeled` example still lists the removed label).
     if action == "labeled":
@@ -165,16 +143,28 @@ def parse_events(
     return [make(EventKind.LABEL_REMOVED, label=name, labels=current)]
 
 
-def _assignee_after(action: str, issue: Mapping[str, Any], data: Mapping[str, Any]) -> str | None:
+def _login(user: payloads.User | None) -> str | None:
+    return user.login if user is not None else None
+
+
+def _required(value: datetime | None, path: str) -> datetime:
+    if value is None:
+        raise shape_error(path, "Field required")
+    return value
+
+
+def _assignee_after(
+    action: str, issue: payloads.Issue, payload: payloads.IssuesEvent
+) -> str | None:
     """The issue's first assignee after an (un)assignment. The event's own `assignee` is the user
     added or REMOVED; `issue.assignees` is the list afterwards (the singular `issue.assignee` is
     deprecated and, on `unassigned`, may still name the removed user), so the list decides."""
-    changed = _login(data.get("assignee"))
+    changed = _login(payload.assignee)
     removed = changed if action == "unassigned" else None
-    if "assignees" in issue:
+    if "assignees" in issue.model_fields_set:
         remaining = [
             login
-            for login in map(_login, listed(issue.get("assignees"), "issue.assignees"))
+            for login in map(_login, issue.assignees or ())
             if login is not None and login != removed
         ]
         if remaining:
@@ -183,5 +173,5 @@ def _assignee_after(action: str, issue: Mapping[str, Any], data: Mapping[str, An
             return None
     if action == "assigned" and changed is not None:
         return changed
-    current = _login(issue.get("assignee"))
+    current = _login(issue.assignee)
     return current if current != removed else None

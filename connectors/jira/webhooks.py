@@ -12,30 +12,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from connectors.base import EventKind, MalformedPayload, TicketState, TrackerEvent
-from connectors.jira import mapping
+from connectors.jira import mapping, payloads
 from connectors.webhook_support import (
     body_hash,
     hmac_sha256_hex,
-    listed,
     load_json,
-    parse_time,
+    parse_date,
+    read,
+    shape_error,
     signature_matches,
-    text_or_none,
 )
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_PREFIX = "sha256="
 _ISSUE_EVENTS = ("jira:issue_updated", "jira:issue_deleted", "comment_created")
-
-
-def _utc(value: Any) -> datetime:
-    """The vendor's time (ISO 8601 with any offset, or epoch ms) as timezone-aware UTC."""
-    return parse_time(value).astimezone(UTC)
 
 
 def verify_signature(
@@ -89,54 +84,39 @@ def _wont_do(options: Mapping[str, Any]) -> frozenset[str]:
     return mapping.normalised_names(str(name) for name in names)
 
 
-def _state(key: str, fields: Mapping[str, Any], wont_do: frozenset[str]) -> TicketState:
-    status = fields.get("status")
-    group = status.get("statusCategory") if isinstance(status, Mapping) else None
-    category = group.get("key") if isinstance(group, Mapping) else None
-    if not isinstance(category, str):
-        raise MalformedPayload(f"a status change of {key} without fields.status.statusCategory")
+def _state(key: str, fields: payloads.Fields, wont_do: frozenset[str]) -> TicketState:
+    group = fields.status.statusCategory if fields.status is not None else None
+    category = group.key if group is not None else None
+    if category is None:
+        raise shape_error(
+            "body.issue.fields.status.statusCategory.key",
+            f"Field required in a status change (of {key})",
+        )
     resolution = _resolution(fields)
     if category == "done" and not resolution:
         log.warning("Jira issue %s is in a done status without a resolution; counted as done", key)
     return mapping.ticket_state(category, resolution, wont_do)
 
 
-def _resolution(fields: Mapping[str, Any]) -> str | None:
-    resolution = fields.get("resolution")
-    if isinstance(resolution, Mapping) and resolution.get("name"):
-        return str(resolution["name"])
-    return None
+def _resolution(fields: payloads.Fields) -> str | None:
+    return fields.resolution.name or None if fields.resolution is not None else None
 
 
-def _current_labels(fields: Mapping[str, Any], items: list[Any]) -> tuple[str, ...]:
+def _current_labels(fields: payloads.Fields, items: list[payloads.ChangeItem]) -> tuple[str, ...]:
     """`fields.labels` is the issue after the change; a payload without it still shows the
     current labels in a `labels` changelog item's `toString` (space-separated)."""
-    if "labels" in fields:
-        return tuple(
-            label for label in listed(fields["labels"], "fields.labels") if isinstance(label, str)
-        )
+    if "labels" in fields.model_fields_set:
+        return tuple(fields.labels or ())
     for item in items:
-        if isinstance(item, Mapping) and str(item.get("field") or "").lower() == "labels":
-            return tuple(str(item.get("toString") or "").split())
+        if (item.field or "").lower() == "labels":
+            return tuple((item.toString or "").split())
     return ()
 
 
-def _user(user: Any) -> str | None:
-    if not isinstance(user, Mapping):
+def _user(user: payloads.User | None) -> str | None:
+    if user is None:
         return None
-    for field in ("accountId", "displayName", "name"):
-        if user.get(field):
-            return str(user[field])
-    return None
-
-
-def _due(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError as exc:
-        raise MalformedPayload(f"not a due date: {value!r}") from exc
+    return user.accountId or user.displayName or user.name or None
 
 
 def parse_events(
@@ -144,30 +124,24 @@ def parse_events(
 ) -> list[TrackerEvent]:
     """Events of `jira:issue_updated` (one per changed status/resolution, assignee, due date or
     label), `jira:issue_deleted` and `comment_created`; [] for `jira:issue_created` and events
-    not about issues. `options["wont_do_resolutions"]` names the site's won't-do resolutions."""
+    not about issues. `options["wont_do_resolutions"]` names the site's won't-do resolutions.
+    Raises MalformedPayload for non-JSON, and PayloadShapeError naming the path for a body
+    whose fields we read are missing or of the wrong type."""
     data = load_json(body)
-    event = data.get("webhookEvent")
-    if not isinstance(event, str):
-        raise MalformedPayload("a Jira delivery needs `webhookEvent`")
+    event = read(payloads.Envelope, data).webhookEvent
     if event not in _ISSUE_EVENTS:
         return []
-    issue = data.get("issue")
-    issue = issue if isinstance(issue, Mapping) else {}
-    key = text_or_none(issue.get("key"))
-    if key is None:
-        raise MalformedPayload(f"a Jira {event} delivery needs `issue.key`")
-    fields = issue.get("fields")
-    fields = fields if isinstance(fields, Mapping) else {}
-    stamp = data.get("timestamp") or fields.get("updated")
-    if stamp is None:
-        raise MalformedPayload(f"a Jira {event} delivery needs `timestamp` or `fields.updated`")
-    occurred_at = _utc(stamp)
+    payload = read(payloads.IssueEvent, data)
+    key = payload.issue.key
+    fields = payload.issue.fields or payloads.Fields()
+    occurred_at = payload.timestamp or fields.updated
+    if occurred_at is None:
+        raise shape_error(
+            "body.timestamp", f"a Jira {event} delivery needs `timestamp` or `issue.fields.updated`"
+        )
     delivery = delivery_id(headers, body)
-    actor = _user(data.get("user"))
-    changelog = data.get("changelog")
-    items = (
-        listed(changelog.get("items"), "changelog.items") if isinstance(changelog, Mapping) else []
-    )
+    actor = _user(payload.user)
+    items = (payload.changelog.items if payload.changelog is not None else None) or []
     labels = _current_labels(fields, items)
 
     def make(kind: EventKind, **extra: Any) -> TrackerEvent:
@@ -179,53 +153,53 @@ def parse_events(
     if event == "jira:issue_deleted":
         return [make(EventKind.DELETED, state=TicketState.DELETED, raw_status="deleted")]
     if event == "comment_created":
-        comment = data.get("comment")
-        if not isinstance(comment, Mapping):
-            raise MalformedPayload("a comment_created delivery needs `comment`")
-        try:
-            text = adf_text(comment.get("body"))
-        except RecursionError as exc:
-            raise MalformedPayload("a comment body nested too deeply to read") from exc
-        return [
-            make(EventKind.COMMENT_ADDED, comment=text, actor=_user(comment.get("author")) or actor)
-        ]
+        comment = payload.comment
+        if comment is None:
+            raise shape_error("body.comment", "Field required in a comment_created delivery")
+        # load_json bounds the nesting, so the walk cannot recurse too deeply.
+        text = adf_text(comment.body)
+        return [make(EventKind.COMMENT_ADDED, comment=text, actor=_user(comment.author) or actor)]
 
     events: list[TrackerEvent] = []
     state_reported = False
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        name = str(item.get("field") or "").lower()
+    for index, item in enumerate(items):
+        name = (item.field or "").lower()
         if name in ("status", "resolution"):
             # A resolution change alone (Done -> Won't Do in the same status) also changes
             # the outcome; one state event per delivery either way.
             if state_reported:
                 continue
             state_reported = True
-            status = fields.get("status")
-            raw = status.get("name") if isinstance(status, Mapping) else None
+            raw = fields.status.name if fields.status is not None else None
             events.append(
                 make(
                     EventKind.STATE_CHANGED,
                     state=_state(key, fields, _wont_do(options)),
-                    raw_status=str(raw or item.get("toString") or ""),
+                    raw_status=raw or item.toString or "",
                     resolution=_resolution(fields),
                 )
             )
         elif name == "assignee":
-            current = _user(fields.get("assignee")) if "assignee" in fields else None
-            to = item.get("tmpToAccountId") or item.get("to")
-            events.append(
-                make(EventKind.ASSIGNEE_CHANGED, assignee=current or (str(to) if to else None))
-            )
+            current = _user(fields.assignee)
+            to = item.tmpToAccountId or item.to
+            events.append(make(EventKind.ASSIGNEE_CHANGED, assignee=current or to or None))
         elif name == "duedate":
-            due = item.get("to") if "to" in item else fields.get("duedate")
-            events.append(make(EventKind.DUE_DATE_CHANGED, due_date=_due(due)))
+            due = fields.duedate
+            if "to" in item.model_fields_set:
+                due = _due(item.to, f"body.changelog.items[{index}].to")
+            events.append(make(EventKind.DUE_DATE_CHANGED, due_date=due))
         elif name == "labels":
-            before = set(str(item.get("fromString") or "").split())
-            after = set(str(item.get("toString") or "").split())
+            before = set((item.fromString or "").split())
+            after = set((item.toString or "").split())
             events += [make(EventKind.LABEL_ADDED, label=label) for label in sorted(after - before)]
             events += [
                 make(EventKind.LABEL_REMOVED, label=label) for label in sorted(before - after)
             ]
     return events
+
+
+def _due(value: str | None, path: str) -> date | None:
+    try:
+        return parse_date(value)
+    except MalformedPayload as exc:
+        raise shape_error(path, str(exc)) from None

@@ -10,7 +10,7 @@ would send whoever reads the log hunting for a wrong secret instead of a replay 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import (
@@ -20,15 +20,15 @@ from connectors.base import (
     TrackerEvent,
     WebhookRejected,
 )
-from connectors.linear import mapping
+from connectors.linear import mapping, payloads
 from connectors.webhook_support import (
     body_hash,
     hmac_sha256_hex,
-    listed,
     load_json,
     parse_time,
+    read,
+    shape_error,
     signature_matches,
-    text_or_none,
 )
 
 FRESHNESS = timedelta(seconds=60)
@@ -74,10 +74,8 @@ def verify_signature(
 def _send_time(headers: Mapping[str, str], body: bytes) -> tuple[str, Any]:
     """Where the send time came from, and its value: the signed body's `webhookTimestamp`,
     else the `Linear-Timestamp` header."""
-    try:
-        stamp = load_json(body).get("webhookTimestamp")
-    except MalformedPayload:
-        stamp = None
+    # The signature matched: a body that cannot be read is malformed, not unsigned.
+    stamp = load_json(body).get("webhookTimestamp")
     if stamp is not None and not isinstance(stamp, bool):
         return "webhookTimestamp", stamp
     return "Linear-Timestamp header", headers.get("linear-timestamp")
@@ -88,112 +86,103 @@ def delivery_id(headers: Mapping[str, str], body: bytes) -> str:
     return headers.get("linear-delivery") or body_hash(body)
 
 
-def _identifier(issue: Mapping[str, Any], url: Any) -> str | None:
+def _identifier(issue: payloads.IssueRef | None, url: str | None) -> str | None:
     """ "ENG-7" from `identifier`; else team key + number, or the issue URL (the 2023 samples
     carry no `identifier`, only `team.key` and `number`)."""
-    if issue.get("identifier"):
-        return str(issue["identifier"])
-    team, number = issue.get("team"), issue.get("number")
-    if isinstance(team, Mapping) and team.get("key") and isinstance(number, int):
-        return f"{team['key']}-{number}"
-    if isinstance(url, str):
+    if issue is not None and issue.identifier:
+        return issue.identifier
+    if issue is not None and issue.team is not None and issue.team.key and issue.number is not None:
+        return f"{issue.team.key}-{issue.number}"
+    if url is not None:
         return mapping.parse_ref(url)
     return None
 
 
-def _issue_key(data: Mapping[str, Any], url: Any) -> str:
+def _issue_key(data: payloads.Issue, url: str | None) -> str:
     key = _identifier(data, url)
     if key:
         return key
-    if data.get("id"):
+    if data.id:
         # Only an id: kept as the key so the delivery is not lost, but it will match a
         # ticket only if the service stored that id as its key.
-        return str(data["id"])
-    raise MalformedPayload("a Linear issue needs an identifier, a team key and number, or an id")
+        return data.id
+    raise shape_error(
+        "body.data.identifier",
+        "a Linear issue needs an identifier, a team key and number, or an id",
+    )
 
 
-def _user_account(user: Any) -> str | None:
-    if not isinstance(user, Mapping):
+def _user_account(user: payloads.Actor | None) -> str | None:
+    if user is None:
         return None
-    return text_or_none(user.get("id")) or text_or_none(user.get("name"))
+    return user.id or user.name or None
 
 
-def _comment_issue_key(data: Mapping[str, Any], url: Any) -> str:
+def _comment_issue_key(data: payloads.Comment, url: str | None) -> str:
     """The commented issue: `data.issue.identifier` (or its team key + number); else the
     issue identifier in the comment URL; else `data.issueId` / `data.issue.id`. When only an
     id is present it becomes the external key, which matches a ticket only if the service
     stored that id as the key."""
-    issue = data.get("issue")
-    issue = issue if isinstance(issue, Mapping) else {}
-    key = _identifier(issue, url)
+    key = _identifier(data.issue, url)
     if key:
         return key
-    fallback = issue.get("id") or data.get("issueId")
+    fallback = (data.issue.id if data.issue is not None else None) or data.issueId
     if fallback:
-        return str(fallback)
-    raise MalformedPayload("a Linear comment needs `issue.identifier` or `issueId`")
+        return fallback
+    raise shape_error("body.data.issueId", "a Linear comment needs `issue.identifier` or `issueId`")
 
 
-def _due(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError as exc:
-        raise MalformedPayload(f"not a due date: {value!r}") from exc
+def _occurred_at(data: payloads.Issue | payloads.Comment, sent: datetime | None) -> datetime:
+    stamp = data.updatedAt or data.createdAt or sent
+    if stamp is None:
+        raise shape_error(
+            "body.data.updatedAt", "a Linear delivery needs `updatedAt`, `createdAt` or a timestamp"
+        )
+    return stamp
 
 
 def parse_events(
     headers: Mapping[str, str], body: bytes, options: Mapping[str, Any]
 ) -> list[TrackerEvent]:
     """Events of `Issue` update (state, assignee, due date, labels: whatever `updatedFrom`
-    names), `Issue` remove and `Comment` create; [] for other types and actions."""
-    payload = load_json(body)
-    kind, action, data = payload.get("type"), payload.get("action"), payload.get("data")
-    if not isinstance(kind, str):
-        raise MalformedPayload("a Linear delivery needs `type`")
+    names), `Issue` remove and `Comment` create; [] for other types and actions. Raises
+    MalformedPayload for non-JSON, and PayloadShapeError naming the path for a body whose
+    fields we read are missing or of the wrong type."""
+    raw = load_json(body)
+    envelope = read(payloads.Envelope, raw)
+    kind, action = envelope.type, envelope.action
     if kind not in ("Issue", "Comment"):
         return []
-    if not isinstance(data, Mapping):
-        raise MalformedPayload("a Linear Issue or Comment delivery needs `data`")
     wanted = action == "create" if kind == "Comment" else action in ("update", "remove")
     if not wanted:
         return []
     delivery = delivery_id(headers, body)
-    actor_field = payload.get("actor")
-    actor = text_or_none(actor_field.get("name")) if isinstance(actor_field, Mapping) else None
-    stamp = data.get("updatedAt") or data.get("createdAt") or payload.get("webhookTimestamp")
-    if stamp is None:
-        raise MalformedPayload("a Linear delivery needs `updatedAt`, `createdAt` or a timestamp")
-    occurred_at = _utc(stamp)
 
     if kind == "Comment":
+        comment = read(payloads.CommentEvent, raw)
+        data = comment.data
         # People's Linear accounts are user ids (what assigneeId takes): a comment's author is
         # named by id, so "/verified" can be matched to the item's owner.
-        author = (
-            _user_account(data.get("user"))
-            or text_or_none(data.get("userId"))
-            or _user_account(actor_field)
-        )
+        author = _user_account(data.user) or data.userId or _user_account(comment.actor)
         return [
             TrackerEvent(
-                external_key=_comment_issue_key(data, payload.get("url")),
+                external_key=_comment_issue_key(data, comment.url),
                 delivery_id=delivery,
-                occurred_at=occurred_at,
+                occurred_at=_occurred_at(data, comment.webhookTimestamp),
                 kind=EventKind.COMMENT_ADDED,
-                comment=data.get("body") if isinstance(data.get("body"), str) else "",
+                comment=data.body or "",
                 actor=author,
             )
         ]
 
-    key = _issue_key(data, payload.get("url"))
+    payload = read(payloads.IssueEvent, raw)
+    issue = payload.data
+    occurred_at = _occurred_at(issue, payload.webhookTimestamp)
+    actor = payload.actor.name or None if payload.actor is not None else None
+    key = _issue_key(issue, payload.url)
     # `data` is the issue after the change: its `labels` (names) and `labelIds` are current.
-    names = {
-        str(label.get("id")): label["name"]
-        for label in listed(data.get("labels"), "data.labels")
-        if isinstance(label, Mapping) and isinstance(label.get("name"), str)
-    }
-    label_ids = [str(i) for i in listed(data.get("labelIds"), "data.labelIds")]
+    names = {label.id or "": label.name for label in issue.labels or ()}
+    label_ids = list(issue.labelIds or ())
     labels = tuple(names.get(i, i) for i in label_ids) if label_ids else tuple(names.values())
 
     def make(event: EventKind, **fields: Any) -> TrackerEvent:
@@ -210,29 +199,28 @@ def parse_events(
     if action == "remove":
         return [make(EventKind.DELETED, state=TicketState.DELETED, raw_status="removed")]
 
-    before = payload.get("updatedFrom")
-    before = before if isinstance(before, Mapping) else {}
+    before = payload.updatedFrom or payloads.UpdatedFrom()
+    changed = before.model_fields_set
     events: list[TrackerEvent] = []
-    if "stateId" in before:
-        state = data.get("state")
-        if not isinstance(state, Mapping) or not state.get("type"):
-            raise MalformedPayload(f"a state change of {key} without `data.state.type`")
+    if "stateId" in changed:
+        state = issue.state
+        if state is None or not state.type:
+            raise shape_error(
+                "body.data.state.type", f"Field required in a state change (of {key})"
+            )
         events.append(
             make(
                 EventKind.STATE_CHANGED,
-                state=mapping.state_of(str(state["type"])),
-                raw_status=str(state.get("name") or state["type"]),
+                state=mapping.state_of(state.type),
+                raw_status=state.name or state.type,
             )
         )
-    if "assigneeId" in before:
-        assignee = data.get("assigneeId")
-        events.append(
-            make(EventKind.ASSIGNEE_CHANGED, assignee=str(assignee) if assignee else None)
-        )
-    if "dueDate" in before:
-        events.append(make(EventKind.DUE_DATE_CHANGED, due_date=_due(data.get("dueDate"))))
-    if "labelIds" in before:
-        old = {str(i) for i in listed(before.get("labelIds"), "updatedFrom.labelIds")}
+    if "assigneeId" in changed:
+        events.append(make(EventKind.ASSIGNEE_CHANGED, assignee=issue.assigneeId or None))
+    if "dueDate" in changed:
+        events.append(make(EventKind.DUE_DATE_CHANGED, due_date=issue.dueDate))
+    if "labelIds" in changed:
+        old = set(before.labelIds or ())
         new = set(label_ids)
         events += [make(EventKind.LABEL_ADDED, label=names.get(i, i)) for i in sorted(new - old)]
         events += [make(EventKind.LABEL_REMOVED, label=names.get(i, i)) for i in sorted(old - new)]
