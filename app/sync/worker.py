@@ -24,6 +24,7 @@ from sqlmodel import Session, col, func, or_, select
 from app.action_items.models import ActionItem
 from app.crypto import SecretBox
 from app.db import session_scope, utcnow
+from app.idempotency import store as idempotency_store
 from app.integrations.models import Integration
 from app.metrics import SYNC_LATENCY
 from app.settings import Settings, SyncPolicy
@@ -222,12 +223,20 @@ class Worker:
         logger.info("sync worker %s started", self.name)
         interval = self.settings.sync.reconcile_interval_seconds
         next_reconcile = time.monotonic() + interval
+        limits = self.settings.limits
+        next_purge = time.monotonic()
         while not self._stop.is_set():
             try:
                 ran = self.run_once(limit=1)
                 if interval and time.monotonic() >= next_reconcile:
                     next_reconcile = time.monotonic() + interval
                     reconcile(self.db, self.connectors)
+                if time.monotonic() >= next_purge:
+                    # Expired keys are already ignored when claimed; this only frees the rows.
+                    next_purge = time.monotonic() + limits.idempotency_purge_seconds
+                    idempotency_store.purge_expired(
+                        self.db, timedelta(hours=limits.idempotency_key_hours)
+                    )
             except Exception:
                 logger.exception("sync worker iteration failed; retrying")
                 ran = 0
