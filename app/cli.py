@@ -89,19 +89,31 @@ def tokens_create(
     name: Annotated[
         str, typer.Option(help="Unique; shown in every change this token makes")
     ] = "cli",
+    team: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Scope the token to this team's records (repeat for several); "
+            "without it the token is org-wide"
+        ),
+    ] = None,
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
     engine = make_engine(get_settings().resolved_database_url())
     try:
         with session_scope(engine) as session:
-            token, plain = auth_service.create(session, name=name, scope=scope)
+            team_ids = auth_service.team_ids_for(session, team) if team else None
+            token, plain = auth_service.create(
+                session, name=name, scope=scope, team_ids=team_ids
+            )
             token_id, token_name = token.id, token.name
     except AppError as exc:
         typer.echo(exc.detail, err=True)
         raise typer.Exit(1) from exc
     typer.echo(plain)
+    where = f"teams {', '.join(sorted(team))}" if team else "org-wide"
     typer.echo(
-        f"Token {token_id} ({scope.value}, name {token_name!r}). It will not be shown again.",
+        f"Token {token_id} ({scope.value}, {where}, name {token_name!r}). "
+        "It will not be shown again.",
         err=True,
     )
 
@@ -116,12 +128,14 @@ def tokens_list() -> None:
     engine = make_engine(get_settings().resolved_database_url())
     with session_scope(engine, read_only=True) as session:
         tokens = auth_service.list_tokens(session)
-    rows = [("ID", "PREFIX", "SCOPE", "STATE", "CREATED", "REVOKED", "NAME")]
+        teams = {token.id: auth_service.team_slugs_of(session, token) for token in tokens}
+    rows = [("ID", "PREFIX", "SCOPE", "TEAMS", "STATE", "CREATED", "REVOKED", "NAME")]
     rows += [
         (
             str(token.id),
             f"{token.prefix}…",
             token.scope,
+            "(all)" if teams[token.id] is None else ",".join(teams[token.id] or ["-"]),
             "revoked" if token.revoked_at else "active",
             _when(token.created_at),
             _when(token.revoked_at),

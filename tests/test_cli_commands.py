@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from app.auth import service as auth_service
+from app.people.models import Team
 from app.auth.models import ApiToken
 from app.cli import app as cli
 from app.db import session_scope
@@ -117,16 +118,37 @@ def test_tokens_list_tells_tokens_apart(on_test_database: Engine) -> None:
     listed = runner.invoke(cli, ["tokens", "list"])
     assert listed.exit_code == 0, listed.output
     header, *lines = listed.stdout.splitlines()
-    assert header.split() == ["ID", "PREFIX", "SCOPE", "STATE", "CREATED", "REVOKED", "NAME"]
+    assert header.split() == [
+        "ID", "PREFIX", "SCOPE", "TEAMS", "STATE", "CREATED", "REVOKED", "NAME"
+    ]  # fmt: skip
     with session_scope(on_test_database) as session:
         tokens = auth_service.list_tokens(session)
     assert [line.split()[0] for line in lines] == [str(t.id) for t in tokens]
     old, new = (line.split() for line in lines)
-    assert old[1] == f"{tokens[0].prefix}…" and old[2:4] == ["write", "revoked"]
+    assert old[1] == f"{tokens[0].prefix}…" and old[2:5] == ["write", "(all)", "revoked"]
     revoked_at = tokens[0].revoked_at
     assert revoked_at is not None
     assert old[-1] == "old" and old[-3] == revoked_at.strftime("%Y-%m-%d")
-    assert new[2:4] == ["read", "active"] and new[-2:] == ["-", "new"]
+    assert new[2:5] == ["read", "(all)", "active"] and new[-2:] == ["-", "new"]
+
+
+def test_a_token_scoped_to_teams_lists_them_and_unknown_teams_are_refused(
+    on_test_database: Engine,
+) -> None:
+    with session_scope(on_test_database) as session:
+        session.add(Team(slug="payments", name="Payments"))
+        session.add(Team(slug="search", name="Search"))
+    runner = CliRunner()
+    create = ["tokens", "create", "--name", "pay", "--scope", "write"]
+    made = runner.invoke(cli, [*create, "--team", "search", "--team", "payments"])
+    assert made.exit_code == 0, made.output
+    assert "teams payments, search" in made.stderr
+    unknown = runner.invoke(cli, ["tokens", "create", "--name", "x", "--team", "nope"])
+    assert unknown.exit_code == 1 and "No team with slug 'nope'" in unknown.stderr
+    admin = runner.invoke(cli, ["tokens", "create", "--name", "y", "--scope", "admin", "--team", "search"])
+    assert admin.exit_code == 1 and "Admin tokens are org-wide" in admin.stderr
+    listed = runner.invoke(cli, ["tokens", "list"]).stdout.splitlines()
+    assert [line.split()[3] for line in listed[1:]] == ["payments,search"]
 
 
 def test_the_secret_key_is_generated_once_and_kept(env: Settings) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import service as auth_service
+from app.auth.boundary import caller_of
 from app.auth.service import Caller
 from app.db import SessionDep
 from app.enums import Scope
@@ -19,11 +20,13 @@ bearer = HTTPBearer(auto_error=False, description="An API token: `followthrough 
 
 def _require(scope: Scope) -> Callable[..., Caller]:
     def dependency(
+        request: Request,
         session: SessionDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     ) -> Caller:
         header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-        return auth_service.authenticate(session, header, scope)
+        identified = caller_of(request, session) if header else None
+        return auth_service.authenticate(session, header, scope, identified)
 
     return dependency
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
 from app.dashboard.schemas import DashboardItem, Period
+from app.auth.service import Caller
 from app.dashboard.service import UNFINISHED_VALUES, committed_items
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem
@@ -30,6 +31,7 @@ def open_items(
     limit: int,
     period: Period | None = None,
     now: datetime | None = None,
+    caller: Caller | None = None,
 ) -> list[DashboardItem]:
     """The list a team lead reads: unfinished (or the given status) committed items, overdue
     first."""
@@ -39,7 +41,7 @@ def open_items(
     late = and_(col(ActionItem.due_date).is_not(None), col(ActionItem.due_date) < today)
     # Pick the items on action_item alone (its indexes give the order), then join the few
     # chosen for their owner, team and ticket.
-    conditions = committed_items(team)
+    conditions = committed_items(team, caller)
     if period is not None:
         conditions += [
             col(ActionItem.incident_started_at) >= period.since,
@@ -79,12 +81,16 @@ def open_items(
 
 
 def oldest_unfinished(
-    session: Session, *, team: str | None, now: datetime | None = None
+    session: Session,
+    *,
+    team: str | None,
+    now: datetime | None = None,
+    caller: Caller | None = None,
 ) -> DashboardItem | None:
     """The committed item that has been unfinished the longest, of any period. Found by its
     creation time (one covered scan of the unfinished items) rather than by sorting them."""
     now = now or datetime.now(UTC)
-    unfinished = [*committed_items(team), col(ActionItem.status).in_(UNFINISHED_VALUES)]
+    unfinished = [*committed_items(team, caller), col(ActionItem.status).in_(UNFINISHED_VALUES)]
     first = select(func.min(ActionItem.created_at)).where(*unfinished).scalar_subquery()
     order: list[Any] = [col(ActionItem.id)]
     chosen = (

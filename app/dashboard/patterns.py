@@ -9,6 +9,8 @@ from uuid import UUID
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from app.auth import boundary
+from app.auth.service import Caller
 from app.conditions.models import ContributingCondition
 from app.dashboard.schemas import Period
 from app.postmortems.models import Postmortem, PostmortemService
@@ -40,14 +42,18 @@ def _normalise(text: str) -> str:
     return " ".join(text.lower().split()).strip(" .")
 
 
-def find(session: Session, period: Period, minimum: int = 2) -> Patterns:
-    """Every value of each kind shared by at least `minimum` postmortems, strongest first."""
+def find(
+    session: Session, period: Period, minimum: int = 2, caller: Caller | None = None
+) -> Patterns:
+    """Every value of each kind shared by at least `minimum` of the postmortems the caller may
+    see, strongest first."""
     postmortems = {
         pm.id: pm
         for pm in session.exec(
             select(Postmortem).where(
                 col(Postmortem.started_at) >= period.since,
                 col(Postmortem.started_at) < period.until,
+                boundary.postmortems_where(caller),
             )
         )
     }

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
+from app.auth.service import Caller
 from app.dashboard import items as dashboard_items
 from app.dashboard import patterns as patterns_service
 from app.dashboard import service as dashboard_service
@@ -45,17 +46,18 @@ def render(
     policy: CheckPolicy,
     *,
     read_window_days: int = dashboard_service.DEFAULT_READ_WINDOW_DAYS,
+    caller: Caller | None = None,
 ) -> str:
     period = period_of(quarter)
     summary = dashboard_service.summary(
         session,
-        dashboard_service.Filters(period=period),
+        dashboard_service.Filters(period=period, caller=caller),
         policy,
         read_window_days=read_window_days,
     )
-    found = patterns_service.find(session, period)
+    found = patterns_service.find(session, period, caller=caller)
     late = dashboard_items.open_items(
-        session, team=None, overdue=True, status="open", limit=500, period=period
+        session, team=None, overdue=True, status="open", limit=500, period=period, caller=caller
     )
     items = summary.action_items
     lines = [

@@ -5,6 +5,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime
 
 from app.auth.deps import Reader
+from app.auth.service import Caller
 from app.dashboard import items as dashboard_items
 from app.dashboard import patterns, quarterly
 from app.dashboard import service as dashboard_service
@@ -24,6 +25,7 @@ def _filters(
     team: str | None,
     service: str | None,
     severity: Severity | None,
+    caller: Caller,
 ) -> dashboard_service.Filters:
     quarter = dashboard_service.current_quarter()
     period = Period(since=since or quarter.since, until=until or quarter.until)
@@ -32,14 +34,18 @@ def _filters(
             "until must be after since", errors=[field_error("query.until", "not after since")]
         )
     return dashboard_service.Filters(
-        period=period, team=team, service=service, severity=severity.value if severity else None
+        period=period,
+        team=team,
+        service=service,
+        severity=severity.value if severity else None,
+        caller=caller,
     )
 
 
 @router.get("/summary", response_model=Summary | Breakdown)
 def summary(
     session: SessionDep,
-    _: Reader,
+    caller: Reader,
     settings: SettingsDep,
     team: str | None = None,
     service: str | None = None,
@@ -53,7 +59,7 @@ def summary(
 ) -> Summary | Breakdown:
     """Is the system changing? Counts, rates, medians and the oldest unclosed item for the
     period's postmortems (default: the current calendar quarter), optionally per group."""
-    filters = _filters(since, until, team, service, severity)
+    filters = _filters(since, until, team, service, severity, caller)
     if group_by is None:
         return dashboard_service.summary(
             session, filters, settings.checks, read_window_days=settings.read_window_days
@@ -71,7 +77,7 @@ def summary(
 @router.get("/action-items", response_model=DashboardItems)
 def action_items(
     session: SessionDep,
-    _: Reader,
+    caller: Reader,
     status: Literal["open", "closed", "wont_do", "verified"] = "open",
     overdue: bool | None = None,
     team: str | None = None,
@@ -79,7 +85,7 @@ def action_items(
 ) -> DashboardItems:
     """The list a team lead reads: owner, due date, age, ticket link and sync state; overdue first."""
     items = dashboard_items.open_items(
-        session, team=team, overdue=overdue, status=status, limit=limit
+        session, team=team, overdue=overdue, status=status, limit=limit, caller=caller
     )
     return DashboardItems(items=items)
 
@@ -90,15 +96,15 @@ patterns_router = APIRouter(prefix="/v1/patterns", tags=["dashboard"])
 @patterns_router.get("", response_model=Patterns)
 def recurring_patterns(
     session: SessionDep,
-    _: Reader,
+    caller: Reader,
     since: Annotated[AwareDatetime | None, Query(description="Default: this quarter")] = None,
     until: AwareDatetime | None = None,
 ) -> Patterns:
     """What recurs across the period's postmortems (in two or more): failure-mode tags,
     services, condition categories, chain levels that contributed, and what slowed detection;
     strongest first, each with the postmortems behind it."""
-    filters = _filters(since, until, None, None, None)
-    return patterns.find(session, filters.period)
+    filters = _filters(since, until, None, None, None, caller)
+    return patterns.find(session, filters.period, caller=caller)
 
 
 reviews_router = APIRouter(prefix="/v1/reviews", tags=["dashboard"])
@@ -111,7 +117,7 @@ reviews_router = APIRouter(prefix="/v1/reviews", tags=["dashboard"])
 )
 def quarterly_review(
     session: SessionDep,
-    _: Reader,
+    caller: Reader,
     settings: SettingsDep,
     quarter: Annotated[
         str, Query(pattern=r"^(19[7-9]\d|2\d{3})Q[1-4]$", description="e.g. 2026Q3")
@@ -121,6 +127,10 @@ def quarterly_review(
     whether the team was better equipped the second time), and the items still open past their
     due date."""
     text = quarterly.render(
-        session, quarter, settings.checks, read_window_days=settings.read_window_days
+        session,
+        quarter,
+        settings.checks,
+        read_window_days=settings.read_window_days,
+        caller=caller,
     )
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")

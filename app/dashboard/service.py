@@ -18,6 +18,8 @@ from sqlmodel import Session, col
 from app.action_items.models import ActionItem
 from app.action_items.state import UNFINISHED
 from app.checks.waivers import CheckWaiver
+from app.auth import boundary
+from app.auth.service import Caller
 from app.dashboard.schemas import (
     ItemCounts,
     OldestOpen,
@@ -59,6 +61,15 @@ class Filters:
     service: str | None = None
     severity: str | None = None
     chain_level: str | None = None  # narrows the action-item figures only
+    # Whose figures: a team-scoped caller counts its teams only, and only admins and a team's
+    # own tokens count restricted postmortems. None counts everything (internal use).
+    caller: Caller | None = None
+
+    @property
+    def narrows_postmortems(self) -> bool:
+        """Whether the postmortem filters go beyond the period (the caller is applied apart,
+        by excluding, so an org-wide caller's figures stay on the period indexes)."""
+        return self.team is not None or self.service is not None or self.severity is not None
 
 
 def period_postmortems_where(filters: Filters) -> list[ColumnElement[bool]]:
@@ -79,13 +90,18 @@ def period_postmortems_where(filters: Filters) -> list[ColumnElement[bool]]:
         )
     if filters.severity is not None:
         conditions.append(col(Postmortem.severity) == filters.severity)
+    conditions.append(boundary.postmortems_where(filters.caller))
     return conditions
 
 
-def committed_items(team: str | None = None) -> list[ColumnElement[bool]]:
-    """Committed action items, of any period, of the team's postmortems when a team is named."""
+def committed_items(
+    team: str | None = None, caller: Caller | None = None
+) -> list[ColumnElement[bool]]:
+    """Committed action items, of any period, of the team's postmortems when a team is named,
+    and of the postmortems the caller may see."""
     conditions: list[ColumnElement[bool]] = [
         col(ActionItem.committed) == True,  # noqa: E712 - "IS 1" would keep SQLite off the index
+        boundary.postmortem_ids_where(caller, ActionItem.postmortem_id),
     ]
     if team is not None:
         conditions.append(
@@ -108,7 +124,8 @@ def period_items_where(filters: Filters) -> list[ColumnElement[bool]]:
         col(ActionItem.incident_started_at) >= filters.period.since,
         col(ActionItem.incident_started_at) < filters.period.until,
     ]
-    if filters.team is not None or filters.service is not None or filters.severity is not None:
+    conditions.append(boundary.postmortem_ids_where(filters.caller, ActionItem.postmortem_id))
+    if filters.narrows_postmortems:
         conditions.append(col(ActionItem.postmortem_id).in_(_postmortem_ids(filters)))
     if filters.chain_level is not None:
         conditions.append(
@@ -352,7 +369,8 @@ def _timeline_shares(session: Session, filters: Filters, policy: CheckPolicy) ->
         col(TimelineEntry.incident_started_at) < filters.period.until,
         resolved.is_not(None),
     ]
-    if filters.team is not None or filters.service is not None or filters.severity is not None:
+    where.append(boundary.postmortem_ids_where(filters.caller, TimelineEntry.postmortem_id))
+    if filters.narrows_postmortems:
         where.append(col(TimelineEntry.postmortem_id).in_(_postmortem_ids(filters)))
     per_postmortem = (
         select(col(TimelineEntry.postmortem_id), func.count().label("entries"), late.label("late"))

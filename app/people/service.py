@@ -8,6 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.action_items.models import ActionItem
+from app.auth import boundary
+from app.auth.service import Caller
 from app.enums import TrackerKind
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.integrations.models import Integration
@@ -57,8 +59,10 @@ def update_team(session: Session, team_id: UUID, data: TeamUpdate) -> Team:
     return team
 
 
-def list_teams(session: Session) -> list[Team]:
-    return list(session.exec(select(Team).order_by(col(Team.slug))))
+def list_teams(session: Session, caller: Caller | None = None) -> list[Team]:
+    """Every team, by slug; a team-scoped caller's own teams only."""
+    query = select(Team).where(boundary.teams_where(caller)).order_by(col(Team.slug))
+    return list(session.exec(query))
 
 
 def delete_team(session: Session, team_id: UUID) -> None:
@@ -77,10 +81,11 @@ def person_by_handle(session: Session, handle: str) -> Person | None:
     return session.exec(select(Person).where(Person.handle == handle)).first()
 
 
-def create_person(session: Session, data: PersonCreate) -> Person:
+def create_person(session: Session, data: PersonCreate, caller: Caller) -> Person:
     if person_by_handle(session, data.handle) is not None:
         raise Conflict(f"A person with handle {data.handle!r} already exists")
     team = resolve_team(session, data.team, "body.team")
+    boundary.require_team(caller, team, "body.team")
     person = Person(
         handle=data.handle,
         display_name=data.display_name,
@@ -93,7 +98,9 @@ def create_person(session: Session, data: PersonCreate) -> Person:
     return person
 
 
-def update_person(session: Session, person_id: UUID, data: PersonUpdate) -> Person:
+def update_person(
+    session: Session, person_id: UUID, data: PersonUpdate, caller: Caller
+) -> Person:
     person = get_person(session, person_id)
     fields = data.model_fields_set
     if "display_name" in fields and data.display_name is not None:
@@ -102,6 +109,7 @@ def update_person(session: Session, person_id: UUID, data: PersonUpdate) -> Pers
         person.email = data.email
     if "team" in fields:
         team = resolve_team(session, data.team, "body.team")
+        boundary.require_team(caller, team, "body.team")
         person.team_id = team.id if team else None
     if "tracker_accounts" in fields:
         person.tracker_accounts = _accounts(session, data.tracker_accounts or {})
@@ -146,9 +154,14 @@ def delete_person(session: Session, person_id: UUID) -> None:
 
 
 def list_people(
-    session: Session, *, team: str | None, cursor: str | None, limit: int
+    session: Session,
+    *,
+    team: str | None,
+    cursor: str | None,
+    limit: int,
+    caller: Caller | None = None,
 ) -> tuple[list[Person], str | None]:
-    query = select(Person)
+    query = select(Person).where(boundary.people_where(caller))
     if team is not None:
         found = team_by_slug(session, team)
         if found is None:

@@ -42,7 +42,9 @@ class Postmortem(SQLModel, table=True):
         default=None, foreign_key="team.id", index=True, ondelete="SET NULL"
     )
     # Visible only to its own team's tokens and to admins; left out of others' cross-team views.
-    restricted: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    restricted: bool = Field(
+        default=False, index=True, sa_column_kwargs={"server_default": sa_false()}
+    )
     started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     detected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     mitigated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from app.auth import boundary
+from app.auth.service import Caller
 from app.postmortems.models import Postmortem, PostmortemService, PostmortemTag
 
 STOPWORDS = frozenset(
@@ -131,10 +133,15 @@ def _text_matches(session: Session, words: list[str], earlier: list[UUID]) -> se
     return {wanted[row[0]] for row in rows if row[0] in wanted}
 
 
-def find(session: Session, postmortem: Postmortem, limit: int = 10) -> RelatedList:
+def find(
+    session: Session, postmortem: Postmortem, limit: int = 10, caller: Caller | None = None
+) -> RelatedList:
+    """Earlier postmortems the caller may see, scored by shared services, tags and words."""
     earlier_rows = session.exec(
         select(Postmortem).where(
-            col(Postmortem.started_at) < postmortem.started_at, col(Postmortem.id) != postmortem.id
+            col(Postmortem.started_at) < postmortem.started_at,
+            col(Postmortem.id) != postmortem.id,
+            boundary.postmortems_where(caller),
         )
     ).all()
     earlier = {pm.id: pm for pm in earlier_rows}

@@ -79,11 +79,14 @@ def wall_page(
     token = request.cookies.get(COOKIE)
     if not token:
         return _sign_in(request, team, refresh, None, 200)
-    if auth_service.identify(session, token) is None:
+    caller = auth_service.identify(session, token)
+    if caller is None:
         message = "The saved token is no longer valid (revoked?). Sign in with another one."
         return _sign_in(request, team, refresh, message, 401)
     try:
-        wall = wall_service.figures(session, team, settings.checks, now=request.app.state.clock())
+        wall = wall_service.figures(
+            session, team, settings.checks, now=request.app.state.clock(), caller=caller
+        )
     except NotFound as exc:  # an HTML page, not a problem+json body
         missing = {"message": exc.detail, "back": _wall_url(None, refresh)}
         return _page(request, "not_found.html", missing, 404)

@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
+from app.auth import boundary
+from app.auth.service import Caller
 from app.action_items.models import ActionItem
 from app.dashboard import items as dashboard_items
 from app.dashboard import service as dashboard_service
@@ -72,36 +74,50 @@ def quarter_label(period: Period) -> str:
 
 
 def figures(
-    session: Session, team: str | None, policy: CheckPolicy, now: datetime | None = None
+    session: Session,
+    team: str | None,
+    policy: CheckPolicy,
+    now: datetime | None = None,
+    caller: Caller | None = None,
 ) -> Wall:
-    """Everything the wall shows, for one team or for all of them."""
+    """Everything the wall shows, for one team or for all of them, of what the caller may see."""
     now = now or datetime.now(UTC)
     today = now.date()
-    known = select(col(Team.id)).where(col(Team.slug) == team)
+    known = select(col(Team.id)).where(col(Team.slug) == team, boundary.teams_where(caller))
     if team is not None and session.execute(known).first() is None:
         raise NotFound(f"No team with slug {team!r}")
     period = dashboard_service.current_quarter(now)
-    filters = dashboard_service.Filters(period=period, team=team)
+    filters = dashboard_service.Filters(period=period, team=team, caller=caller)
     return Wall(
         team=team,
         quarter=quarter_label(period),
         period=period,
         summary=dashboard_service.summary(session, filters, policy, now=now),
-        carried_over=_carried_over(session, team, period, today),
-        oldest_unclosed=dashboard_items.oldest_unfinished(session, team=team, now=now),
-        overdue_items=dashboard_items.open_items(
-            session, team=team, overdue=True, status="open", limit=OVERDUE_SHOWN, now=now
+        carried_over=_carried_over(session, team, period, today, caller),
+        oldest_unclosed=dashboard_items.oldest_unfinished(
+            session, team=team, now=now, caller=caller
         ),
-        trend=open_per_week(session, team, now),
-        teams=team_rows(session, period, today) if team is None else [],
+        overdue_items=dashboard_items.open_items(
+            session,
+            team=team,
+            overdue=True,
+            status="open",
+            limit=OVERDUE_SHOWN,
+            now=now,
+            caller=caller,
+        ),
+        trend=open_per_week(session, team, now, caller=caller),
+        teams=team_rows(session, period, today, caller) if team is None else [],
         generated_at=now,
     )
 
 
-def _carried_over(session: Session, team: str | None, period: Period, today: date) -> Carried:
+def _carried_over(
+    session: Session, team: str | None, period: Period, today: date, caller: Caller | None
+) -> Carried:
     unfinished, overdue = session.execute(
         select(func.count(), func.count().filter(col(ActionItem.due_date) < today)).where(
-            *dashboard_service.committed_items(team),
+            *dashboard_service.committed_items(team, caller),
             col(ActionItem.status).in_(dashboard_service.UNFINISHED_VALUES),
             col(ActionItem.incident_started_at) < period.since,
         )
@@ -116,7 +132,11 @@ def week_starts(now: datetime, weeks: int = TREND_WEEKS) -> list[datetime]:
 
 
 def open_per_week(
-    session: Session, team: str | None, now: datetime, weeks: int = TREND_WEEKS
+    session: Session,
+    team: str | None,
+    now: datetime,
+    weeks: int = TREND_WEEKS,
+    caller: Caller | None = None,
 ) -> list[WeekPoint]:
     """Committed items open at the end of each week: created before it and not closed (as done
     or won't do) by then. A reopened item has no close time, so it counts as open since it was
@@ -124,7 +144,7 @@ def open_per_week(
     (open all along, one count), the rest of the never closed, and those closed since."""
     starts = week_starts(now, weeks)
     ends = [*starts[1:], now]
-    committed = dashboard_service.committed_items(team)
+    committed = dashboard_service.committed_items(team, caller)
     never_closed = col(ActionItem.closed_at).is_(None)
     open_all_along = session.execute(
         select(func.count()).where(never_closed, col(ActionItem.created_at) < ends[0], *committed)
@@ -151,10 +171,12 @@ def open_per_week(
     ]
 
 
-def team_rows(session: Session, period: Period, today: date) -> list[TeamRow]:
+def team_rows(
+    session: Session, period: Period, today: date, caller: Caller | None = None
+) -> list[TeamRow]:
     """One row per team with an incident in the period: incidents and its items by status.
     Two grouped queries, whatever the number of teams."""
-    filters = dashboard_service.Filters(period=period)
+    filters = dashboard_service.Filters(period=period, caller=caller)
     in_period = dashboard_service.period_postmortems_where(filters)
     incidents = {
         slug or NO_TEAM: int(count)
