@@ -13,6 +13,8 @@ import copy
 import hashlib
 import hmac
 import json
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -190,3 +192,79 @@ def linear_comment(data: Mapping[str, Any]) -> bytes:
             "data": data,
         }
     )
+
+
+# -- Mutated deliveries through the real route (property test, bench/webhook_fuzz.py) -----------
+
+# Every vendor example per tracker, with the event header GitHub would send.
+DELIVERY_EXAMPLES: dict[str, list[tuple[str, str]]] = {
+    "github": [(event, f"github/webhooks/{name}") for event, name in GITHUB_ALL],
+    "jira": [("", f"jira/webhooks/{name}") for name in JIRA_FILES],
+    "linear": [("", f"linear/webhooks/{name}") for name in LINEAR_FILES],
+}
+Path = tuple[str | int, ...]
+
+
+def value_paths(data: Any, prefix: Path = ()) -> list[Path]:
+    """Every path in a JSON value, the root excluded, parents before children."""
+    found: list[Path] = []
+    children: Any = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, child in children:
+        path = (*prefix, key)
+        found.append(path)
+        found.extend(value_paths(child, path))
+    return found
+
+
+def replace_at(data: Any, path: Path, value: Any) -> None:
+    *parents, last = path
+    node = data
+    for part in parents:
+        node = node[part]
+    node[last] = value
+
+
+def delete_at(data: Any, path: Path) -> None:
+    *parents, last = path
+    node = data
+    for part in parents:
+        node = node[part]
+    del node[last]
+
+
+def signed_headers(kind: str, event: str, body: bytes, secret: str) -> dict[str, str]:
+    """The headers the vendor sends with `body`, signed with `secret`, with a fresh delivery id."""
+    delivery = str(uuid.uuid4())
+    signature = hex_hmac(secret, body)
+    if kind == "github":
+        return {
+            "x-github-event": event,
+            "x-github-delivery": delivery,
+            "x-hub-signature-256": "sha256=" + signature,
+            "content-type": "application/json",
+        }
+    if kind == "jira":
+        return {
+            "x-atlassian-webhook-identifier": delivery,
+            "x-hub-signature": "sha256=" + signature,
+            "content-type": "application/json",
+        }
+    return {
+        "linear-delivery": delivery,
+        "linear-signature": signature,
+        "linear-event": "Issue",
+        "content-type": "application/json",
+    }
+
+
+def fresh(kind: str, data: Any) -> Any:
+    """A Linear example sent now (it is refused a minute after its `webhookTimestamp`)."""
+    if kind == "linear" and isinstance(data, dict):
+        data["webhookTimestamp"] = int(time.time() * 1000)
+    return data
