@@ -11,7 +11,9 @@ import typer
 import uvicorn
 
 from app import migrate
+from app.audit import service as audit_service
 from app.auth import service as auth_service
+from app.connection_limits import server_options
 from app.db import make_engine, session_scope
 from app.enums import Scope
 from app.errors import AppError
@@ -44,7 +46,15 @@ def serve(
     typer.echo(
         "Get an admin token with: .venv/bin/followthrough tokens create --scope admin --name me"
     )
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        # Header and keep-alive timeouts and the connection cap, from FOLLOWTHROUGH_LIMITS__*.
+        **server_options(settings.limits),
+    )
 
 
 @app.command()
@@ -102,10 +112,10 @@ def tokens_create(
     try:
         with session_scope(engine) as session:
             team_ids = auth_service.team_ids_for(session, team) if team else None
-            token, plain = auth_service.create(
-                session, name=name, scope=scope, team_ids=team_ids
-            )
+            token, plain = auth_service.create(session, name=name, scope=scope, team_ids=team_ids)
             token_id, token_name = token.id, token.name
+            fields = ["name", "scope", *(["team_ids"] if token.team_ids is not None else [])]
+            audit_service.record_cli(session, "token.create", token_id, fields)
     except AppError as exc:
         typer.echo(exc.detail, err=True)
         raise typer.Exit(1) from exc
@@ -159,6 +169,7 @@ def tokens_revoke(
         with session_scope(engine) as session:
             revoked = auth_service.revoke(session, token)
             revoked_id, revoked_name = revoked.id, revoked.name
+            audit_service.record_cli(session, "token.revoke", revoked_id)
     except AppError as exc:
         typer.echo(exc.detail, err=True)
         raise typer.Exit(1) from exc

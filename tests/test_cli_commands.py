@@ -11,11 +11,11 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from app.auth import service as auth_service
-from app.people.models import Team
 from app.auth.models import ApiToken
 from app.cli import app as cli
 from app.db import session_scope
 from app.main import create_app
+from app.people.models import Team
 from app.settings import Settings, SyncPolicy, get_settings
 
 
@@ -145,7 +145,9 @@ def test_a_token_scoped_to_teams_lists_them_and_unknown_teams_are_refused(
     assert "teams payments, search" in made.stderr
     unknown = runner.invoke(cli, ["tokens", "create", "--name", "x", "--team", "nope"])
     assert unknown.exit_code == 1 and "No team with slug 'nope'" in unknown.stderr
-    admin = runner.invoke(cli, ["tokens", "create", "--name", "y", "--scope", "admin", "--team", "search"])
+    admin = runner.invoke(
+        cli, ["tokens", "create", "--name", "y", "--scope", "admin", "--team", "search"]
+    )
     assert admin.exit_code == 1 and "Admin tokens are org-wide" in admin.stderr
     listed = runner.invoke(cli, ["tokens", "list"]).stdout.splitlines()
     assert [line.split()[3] for line in listed[1:]] == ["payments,search"]

@@ -29,6 +29,7 @@ from app.errors import Forbidden, InvalidInput, NotFound, field_error
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem
 
+
 def caller_of(request: Request, session: Session) -> Caller | None:
     """The caller behind this request's bearer token, looked up once per request."""
     if "caller" in request.state._state:

@@ -14,8 +14,8 @@ from sqlalchemy import Select, and_, func, select, union_all
 from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
-from app.dashboard.schemas import DashboardItem, Period
 from app.auth.service import Caller
+from app.dashboard.schemas import DashboardItem, Period
 from app.dashboard.service import UNFINISHED_VALUES, committed_items
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem

@@ -17,9 +17,9 @@ from sqlmodel import Session, col
 
 from app.action_items.models import ActionItem
 from app.action_items.state import UNFINISHED
-from app.checks.waivers import CheckWaiver
 from app.auth import boundary
 from app.auth.service import Caller
+from app.checks.waivers import CheckWaiver
 from app.dashboard.schemas import (
     ItemCounts,
     OldestOpen,

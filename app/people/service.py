@@ -98,9 +98,7 @@ def create_person(session: Session, data: PersonCreate, caller: Caller) -> Perso
     return person
 
 
-def update_person(
-    session: Session, person_id: UUID, data: PersonUpdate, caller: Caller
-) -> Person:
+def update_person(session: Session, person_id: UUID, data: PersonUpdate, caller: Caller) -> Person:
     person = get_person(session, person_id)
     fields = data.model_fields_set
     if "display_name" in fields and data.display_name is not None:

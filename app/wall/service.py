@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session, col
 
+from app.action_items.models import ActionItem
 from app.auth import boundary
 from app.auth.service import Caller
-from app.action_items.models import ActionItem
 from app.dashboard import items as dashboard_items
 from app.dashboard import service as dashboard_service
 from app.dashboard.schemas import DashboardItem, Period, Summary
