@@ -5,6 +5,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.action_items import service as action_items_service
 from app.action_items.schemas import (
+    ActionItemChecked,
     ActionItemHistory,
     ActionItemList,
     ActionItemRead,
@@ -19,7 +20,8 @@ from app.auth.deps import Reader, Writer
 from app.concurrency import etag
 from app.db import SessionDep
 from app.enums import ActionItemStatus
-from app.flows import item_requests
+from app.flows import item_requests, items_after_publish
+from app.settings import SettingsDep
 from app.tickets import service as tickets_service
 from app.validation import Limit
 
@@ -69,19 +71,25 @@ def get_action_item(
     return action_items_service.to_read(session, [item])[0]
 
 
-@router.patch("/{item_id}", response_model=ActionItemRead)
+@router.patch("/{item_id}", response_model=ActionItemChecked)
 def update_action_item(
     item_id: UUID,
     data: ActionItemUpdate,
     session: SessionDep,
     caller: Writer,
     response: Response,
+    settings: SettingsDep,
     if_match: IfMatch = None,
-) -> ActionItemRead:
-    """Change an action item's content; every change is recorded in its history."""
-    item = action_items_service.update(session, item_id, data, caller, if_match=if_match)
+) -> ActionItemChecked:
+    """Change an action item's content; every change is recorded in its history. On a published
+    postmortem the checks hold: a draft held by error findings opens (and gets its ticket) once
+    the edit clears them; an edit that would bring an error finding to an open item is refused
+    with 422 listing the findings, and nothing changes."""
+    item = items_after_publish.update(
+        session, item_id, data, caller, settings.checks, if_match=if_match
+    )
     response.headers["ETag"] = etag(item.version)
-    return action_items_service.to_read(session, [item])[0]
+    return item
 
 
 @router.delete("/{item_id}", status_code=204)

@@ -83,6 +83,33 @@ class ActionItemRead(BaseModel):
     version: int
 
 
+class ItemFinding(BaseModel):
+    """A finding of the checks that points into this item (or at the list of items), as
+    `GET /v1/postmortems/{id}/checks` reports it."""
+
+    rule: str
+    severity: Literal["error", "warning", "info"]
+    path: str = Field(description="Where, as the checks name it: `action_items[3].due_date`")
+    message: str
+    waived: bool = Field(description="A waiver applies: shown, but it blocks nothing")
+    waiver_id: UUID | None = None
+
+
+class ActionItemChecked(ActionItemRead):
+    """An item as added or changed, with what the checks say about it."""
+
+    findings: list[ItemFinding] | None = Field(
+        description="On a published or complete postmortem: the checks' findings on this item, "
+        "and on the list of items (e.g. too many committed). None before publishing, when the "
+        "checks run at publish (`GET /v1/postmortems/{id}/checks`)"
+    )
+    held_by_checks: bool = Field(
+        description="A committed item on a published postmortem that stays a draft, with no "
+        "ticket, while an unwaived error finding is listed; it opens and gets its ticket when "
+        "a later edit fixes them or they are waived"
+    )
+
+
 class ActionItemList(BaseModel):
     items: list[ActionItemRead]
     next_cursor: str | None

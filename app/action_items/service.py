@@ -23,7 +23,7 @@ from app.action_items.state import UNFINISHED, Cause, Source, transition
 from app.auth.service import Caller
 from app.concurrency import check_if_match
 from app.db import utcnow
-from app.enums import ActionItemStatus, PostmortemStatus
+from app.enums import ActionItemStatus
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.pagination import paginate
 from app.people.models import Person, Team
@@ -119,16 +119,8 @@ def create(
     session.add(item)
     session.flush()
     record(session, item, source="api", actor=caller.actor, kind="created", to_status=item.status)
-    live = postmortem.status in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE)
-    if live and item.committed:
-        transition(
-            session,
-            item,
-            ActionItemStatus.OPEN,
-            api_cause(caller),
-            note="added to a published postmortem",
-        )
-        jobs.enqueue(session, jobs.CREATE, action_item_id=item.id)
+    # Always a draft: on a published postmortem it opens only once the checks pass
+    # (app.flows.items_after_publish).
     return item
 
 
@@ -183,17 +175,8 @@ def update(
             changes[name] = [_json_value(old), _json_value(new)]
     if not changes:
         return item
-    postmortem = session.get(Postmortem, item.postmortem_id)
-    assert postmortem is not None
-    live = postmortem.status in (PostmortemStatus.PUBLISHED, PostmortemStatus.COMPLETE)
-    if "committed" in changes and item.committed and live and item.status == ActionItemStatus.DRAFT:
-        transition(
-            session,
-            item,
-            ActionItemStatus.OPEN,
-            api_cause(caller),
-            note="committed on a published postmortem",
-        )
+    # A draft committed on a published postmortem stays a draft here: it opens only once the
+    # checks pass (app.flows.items_after_publish).
     item.version += 1
     item.updated_at = utcnow()
     session.add(item)

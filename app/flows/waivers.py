@@ -1,7 +1,8 @@
 """Waive a finding of the checks, list the waivers, withdraw one.
 
 A waiver is made only for a finding the checks report now, and only once per finding while it
-applies. Waiving or withdrawing a finding on an action item is written to that item's history;
+applies. On a published postmortem, a waiver that clears the last finding holding back a draft
+item opens it and queues its ticket; withdrawing a waiver later does not close what has opened. Waiving or withdrawing a finding on an action item is written to that item's history;
 the waiver rows themselves, withdrawn ones included, are the record for the rest (postmortems
 keep no history of their own).
 """
@@ -22,6 +23,7 @@ from app.checks.schemas import CheckWaiverCreate, CheckWaiverList, CheckWaiverRe
 from app.checks.waivers import CheckWaiver
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound, field_error
+from app.flows import items_after_publish
 from app.postmortems import service as postmortems_service
 from app.settings import CheckPolicy
 
@@ -120,6 +122,16 @@ def waive(
     session.add(waiver)
     session.flush()
     _record_on_item(session, waiver, caller, "check_waived", data.reason)
+    if items_after_publish.is_live(postmortem):
+        # A draft added after publishing and held by this finding opens now, if nothing else
+        # holds it.
+        items_after_publish.open_cleared(
+            session,
+            postmortem,
+            checks_service.run(session, postmortem, policy),
+            caller,
+            trigger=f"finding '{data.rule}' at '{data.path}' waived",
+        )
     return _read(waiver, stale=False, applies=True)
 
 

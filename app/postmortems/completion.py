@@ -1,4 +1,9 @@
-"""A published postmortem is complete exactly when all its committed items are verified.
+"""A published postmortem is complete exactly when all its committed, opened items are verified.
+
+A committed item that is still a draft on a published postmortem (added or committed after
+publishing and held by the checks, see `app.flows.items_after_publish`) is not committed work
+until it opens: it does not count. A complete postmortem that gains such a draft stays complete;
+when the draft opens, the postmortem is published again.
 
 Kept apart from the postmortem service so that the action item state machine can keep it true
 on every move without importing the service that builds on action items.
@@ -35,7 +40,11 @@ def refresh_completion(session: Session, postmortem_id: UUID) -> None:
         select(
             func.count(),
             func.count().filter(col(ActionItem.status) == ActionItemStatus.VERIFIED.value),
-        ).where(ActionItem.postmortem_id == postmortem_id, ActionItem.committed == True)  # noqa: E712
+        ).where(
+            ActionItem.postmortem_id == postmortem_id,
+            ActionItem.committed == True,  # noqa: E712
+            col(ActionItem.status) != ActionItemStatus.DRAFT.value,
+        )
     ).one()
     target = (
         PostmortemStatus.COMPLETE

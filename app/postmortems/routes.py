@@ -6,12 +6,13 @@ from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime
 
 from app.action_items import service as action_items_service
-from app.action_items.schemas import ActionItemCreate, ActionItemList, ActionItemRead
+from app.action_items.schemas import ActionItemChecked, ActionItemCreate, ActionItemList
 from app.auth.deps import Reader, Writer
 from app.concurrency import etag
 from app.db import SessionDep
 from app.enums import ChainLevel, PostmortemStatus, Severity
 from app.export import markdown
+from app.flows import items_after_publish
 from app.postmortems import reads, related
 from app.postmortems import service as postmortems_service
 from app.postmortems.related import RelatedList
@@ -192,20 +193,24 @@ def export_markdown(
     )
 
 
-@router.post("/{postmortem_id}/action-items", status_code=201, response_model=ActionItemRead)
+@router.post("/{postmortem_id}/action-items", status_code=201, response_model=ActionItemChecked)
 def create_action_item(
     postmortem_id: UUID,
     data: ActionItemCreate,
     session: SessionDep,
     caller: Writer,
     response: Response,
-) -> ActionItemRead:
-    """Add an action item (or, with `committed: false`, a thing to remain aware of)."""
+) -> ActionItemChecked:
+    """Add an action item (or, with `committed: false`, a thing to remain aware of). On a
+    published postmortem a committed item passes the same checks as at publish before it opens
+    and gets its ticket: with an unwaived error finding it stays a draft (`held_by_checks`) and
+    the answer lists its `findings`; it opens when an edit fixes them or they are waived."""
     postmortem = postmortems_service.get(session, postmortem_id, for_update=True)
-    item = action_items_service.create(session, postmortem, data, caller)
+    item = items_after_publish.add(session, postmortem, data, caller, settings.checks)
     postmortems_service.refresh_completion(session, postmortem_id)
+    settings: SettingsDep,
     response.headers["Location"] = f"/v1/action-items/{item.id}"
-    return action_items_service.to_read(session, [item])[0]
+    return item
 
 
 @router.get("/{postmortem_id}/action-items", response_model=ActionItemList)
