@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app import health
 from app.action_items.routes import router as action_items_router
+from app.auth.throttle import AuthFailureThrottle
 from app.checks.routes import router as check_waivers_router
 from app.conditions.routes import router as conditions_router
 from app.crypto import SecretBox
@@ -25,6 +26,7 @@ from app.metrics import make_registry
 from app.people.routes import people_router, teams_router
 from app.postmortems.routes import router as postmortems_router
 from app.request_guard import RequestGuardMiddleware
+from app.security_headers import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 from app.sync.routes import router as sync_jobs_router
 from app.sync.worker import start_in_background
@@ -65,10 +67,12 @@ ERROR_STATUSES = {
     "401": "Missing or invalid bearer token",
     "403": "The token's scope is too low",
     "404": "No such resource",
+    "408": "The request body did not arrive in time",
     "409": "Conflicts with the current state",
     "412": "If-Match does not match the current version",
     "413": "Body too large",
     "422": "Invalid input; `errors` says what and where",
+    "429": "Too many failed authentication attempts from this address; see Retry-After",
 }
 
 
@@ -86,7 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     # Added last so it runs first: refused requests never reach idempotency bookkeeping.
-    app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_bytes=settings.max_body_bytes,
+        body_timeout=settings.limits.body_timeout_seconds,
+    )
+    # A throttled address is refused before its body is read or the database is touched.
+    app.add_middleware(AuthFailureThrottle, limits=settings.limits)
+    # Outermost: every answer above, refusals included, gets the headers.
+    app.add_middleware(SecurityHeadersMiddleware)
     for router in (
         health.router,
         teams_router,

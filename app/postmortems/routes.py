@@ -199,6 +199,7 @@ def create_action_item(
     data: ActionItemCreate,
     session: SessionDep,
     caller: Writer,
+    settings: SettingsDep,
     response: Response,
 ) -> ActionItemChecked:
     """Add an action item (or, with `committed: false`, a thing to remain aware of). On a
@@ -208,7 +209,6 @@ def create_action_item(
     postmortem = postmortems_service.get(session, postmortem_id, for_update=True)
     item = items_after_publish.add(session, postmortem, data, caller, settings.checks)
     postmortems_service.refresh_completion(session, postmortem_id)
-    settings: SettingsDep,
     response.headers["Location"] = f"/v1/action-items/{item.id}"
     return item
 
