@@ -1,6 +1,8 @@
 """Refuse, before any handler runs, requests the service cannot store: bodies over the
 configured size (413), and NUL characters anywhere in the query or a JSON body (422), which
-PostgreSQL text cannot hold and no postmortem needs."""
+PostgreSQL text cannot hold and no postmortem needs. A body that has not fully arrived within
+the body timeout gets 408 and the connection is closed, so a client that stops sending
+mid-body holds nothing for long."""
 
 from __future__ import annotations
 
@@ -9,15 +11,17 @@ import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PROBLEM_JSON
 
 
 class RequestGuardMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, body_timeout: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,18 +40,31 @@ class RequestGuardMiddleware:
         # Chunked bodies declare no length: buffer up to the limit and stop there.
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        with anyio.move_on_after(self.body_timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    break
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            await _problem(
+                scope,
+                send,
+                408,
+                "Request timeout",
+                f"The request body did not arrive within {self.body_timeout:g} s",
+                close=True,
+            )
+            return
+        if size > self.max_bytes:
+            await self._refuse(scope, send)
+            return
         body = b"".join(chunks)
         if _has_nul(body):
             await _refuse_nul(scope, send, "body")
@@ -95,6 +112,8 @@ async def _problem(
     title: str,
     detail: str,
     errors: list[dict[str, str]] | None = None,
+    *,
+    close: bool = False,
 ) -> None:
     problem: dict[str, Any] = {
         "type": "about:blank",
@@ -110,5 +129,9 @@ async def _problem(
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
+    if close:
+        # The rest of the body may still come; the connection cannot be reused for another
+        # request, so the server closes it after this answer.
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -99,9 +99,7 @@ class AuthFailureThrottle:
 
 
 async def _too_many(scope: Scope, send: Send, retry_after: int) -> None:
-    detail = (
-        f"Too many failed authentication attempts from this address; retry in {retry_after} s"
-    )
+    detail = f"Too many failed authentication attempts from this address; retry in {retry_after} s"
     body = json.dumps(
         {
             "type": "about:blank",
