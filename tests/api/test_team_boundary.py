@@ -92,9 +92,11 @@ def world(client: TestClient) -> World:
     make_team(client, "search")
     alice = make_person(client, "alice", team="payments")
     make_person(client, "sam", team="search")
-    open_pm = _payments_postmortem(client, restricted=False, ref="PAY-1")
-    assert client.post(f"/v1/postmortems/{open_pm['id']}/publish").status_code == 200
+    # The restricted one first: its item is the oldest unclosed one, which the wall shows.
     restricted_pm = _payments_postmortem(client, restricted=True, ref="PAY-2")
+    open_pm = _payments_postmortem(client, restricted=False, ref="PAY-1")
+    for pm in (restricted_pm, open_pm):
+        assert client.post(f"/v1/postmortems/{pm['id']}/publish").status_code == 200
     ids = _ids_of(client, open_pm)
     ids.update(team_id=payments["id"], person_id=alice["id"])
     restricted_ids = _ids_of(client, restricted_pm)
@@ -251,3 +253,25 @@ def test_dashboards_count_only_what_the_caller_may_see(
         figures = other.get(query).json()
         assert figures["postmortems"] == 0 and figures["action_items"]["committed"] == 0
         assert other.get(f"{query}&team=payments").json()["postmortems"] == 0
+
+
+def test_the_wall_shows_a_team_token_its_own_teams_only(
+    app: FastAPI, world: World, make_token: Callable[..., str]
+) -> None:
+    for name, teams, sees_restricted, sees_payments in (
+        ("search-wall", ["search"], False, False),
+        ("org-wall", None, False, True),
+        ("payments-wall", ["payments"], True, True),
+    ):
+        with TestClient(app) as screen:
+            signed_in = screen.post(
+                "/dashboard/sign-in",
+                data={"token": make_token(Scope.READ, name, teams=teams)},
+                follow_redirects=False,
+            )
+            assert signed_in.status_code == 303
+            page = screen.get("/dashboard")
+            assert page.status_code == 200 and "Sign in" not in page.text
+            assert ("PAY-2" in page.text) is sees_restricted, name
+            one_team = screen.get("/dashboard?team=payments")
+            assert one_team.status_code == (200 if sees_payments else 404), name
