@@ -4,8 +4,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import problem
+from app.auth.boundary import caller_of
+from app.db import SessionDep
+from app.errors import Unauthorized, problem
 from app.metrics import exposition
+from app.people import service as people_service
+from app.settings import SettingsDep
 
 router = APIRouter(tags=["health"])
 
@@ -30,6 +34,18 @@ def readyz(request: Request) -> JSONResponse:
 @router.get(
     "/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}}
 )
-def metrics(request: Request) -> Response:
-    """Prometheus text format: aggregate counts only, recomputed at most every few seconds."""
-    return Response(exposition(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Prometheus text format: aggregate counts only, recomputed at most every few seconds.
+    Send a read token (Prometheus `authorization`); a team-scoped token gets its teams' series
+    only. `FOLLOWTHROUGH_METRICS_PUBLIC=true` serves them without a token."""
+    caller = caller_of(request, session)
+    if caller is None and not settings.metrics_public:
+        raise Unauthorized(
+            "/metrics needs a read token: 'Authorization: Bearer <token>' "
+            "(or set FOLLOWTHROUGH_METRICS_PUBLIC=true)"
+        )
+    teams = None
+    if caller is not None and caller.team_ids is not None:
+        teams = people_service.team_slugs(session, set(caller.team_ids)).values()
+    body = exposition(request.app.state.metrics_registry, teams)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

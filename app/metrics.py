@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -127,7 +127,27 @@ class DatabaseCollector(Collector):
         return [items, overdue, oldest, postmortems, jobs, deliveries]
 
 
-def exposition(registry: CollectorRegistry) -> bytes:
+class _TeamView:
+    """The registry's families as one caller of some teams sees them: only the samples labelled
+    with one of those teams; org-level families (jobs, deliveries, worker timings) are left out."""
+
+    def __init__(self, registry: CollectorRegistry, teams: Collection[str]) -> None:
+        self.registry = registry
+        self.teams = set(teams)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():
+            samples = [s for s in family.samples if s.labels.get("team") in self.teams]
+            if samples:
+                narrowed = Metric(family.name, family.documentation, family.type, family.unit)
+                narrowed.samples = samples
+                yield narrowed
+
+
+def exposition(registry: CollectorRegistry, teams: Collection[str] | None = None) -> bytes:
+    """The text format of every family, or of the given teams' series only."""
+    if teams is not None:
+        return generate_latest(_TeamView(registry, teams))
     return generate_latest(registry) + generate_latest(PROCESS_REGISTRY)
 
 

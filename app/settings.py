@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -543,12 +544,21 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # /metrics recomputes its aggregate queries at most this often.
     metrics_cache_seconds: float = Field(15.0, ge=0)
+    # /metrics without a bearer token (FOLLOWTHROUGH_METRICS_PUBLIC=true): its figures name teams
+    # and integrations, so by default a scraper sends a read token like any other client.
+    metrics_public: bool = False
     # The wall page (/dashboard) reloads itself this often.
     wall_refresh_seconds: int = Field(60, ge=5, le=3600)
+    # Entries one postmortem's timeline may hold (FOLLOWTHROUGH_MAX_TIMELINE_ENTRIES); adding or
+    # importing past it is refused with 409.
+    max_timeline_entries: int = Field(2000, ge=1)
     # The dashboard counts a postmortem as read outside its team when that happens this many
     # days after publishing at the latest.
     read_window_days: int = Field(14, ge=0)
     sync: SyncPolicy = SyncPolicy()
+    # Proxies (addresses or networks) whose X-Forwarded-For is believed, for the audit log's
+    # client address; empty: the socket peer is recorded as it is.
+    trusted_proxies: list[IPv4Network | IPv6Network] = []
     limits: RequestLimits = RequestLimits()
     egress: EgressSettings = EgressSettings()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
@@ -67,8 +68,40 @@ def test_scrapes_are_served_from_a_short_cache(
     settings: Settings, make_token: Callable[..., str], client: TestClient, engine: Engine
 ) -> None:
     cached = create_app(settings.model_copy(update={"metrics_cache_seconds": 300}))
-    with TestClient(cached) as scraper:
+    token = make_token("read", "scraper")
+    with TestClient(cached, headers={"Authorization": f"Bearer {token}"}) as scraper:
         before = scrape(scraper)
         seed(client, engine)
         assert scrape(scraper) == before
     assert scrape(client) != before
+
+
+def test_metrics_need_a_token_unless_made_public(
+    settings: Settings, anon_client: TestClient, client: TestClient
+) -> None:
+    refused = anon_client.get("/metrics")
+    assert refused.status_code == 401
+    assert "read token" in refused.json()["detail"]
+    assert client.get("/metrics").status_code == 200
+    public = create_app(settings.model_copy(update={"metrics_public": True}))
+    with TestClient(public) as scraper:
+        assert scraper.get("/metrics").status_code == 200
+
+
+def test_a_team_token_scrapes_its_teams_series_only(
+    app: FastAPI, client: TestClient, engine: Engine, make_token: Callable[..., str]
+) -> None:
+    seed(client, engine)
+    make_team(client, "search")
+    make_person(client, "sam", team="search")
+    pm = make_postmortem(client, team="search", action_items=[action_item_body(owner="sam")])
+    assert client.post(f"/v1/postmortems/{pm['id']}/publish").status_code == 200
+    everything = scrape(client)
+    assert {dict(labels).get("team") for _, labels in everything} >= {"payments", "search"}
+    token = make_token("read", "search-scraper", teams=["search"])
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as scraper:
+        seen = scrape(scraper)
+    assert seen
+    assert {dict(labels).get("team") for _, labels in seen} == {"search"}
+    assert seen[("followthrough_action_items", (("status", "open"), ("team", "search")))] == 1
+    assert not any(name.startswith("followthrough_sync_jobs") for name, _ in seen)
