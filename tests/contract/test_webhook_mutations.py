@@ -65,21 +65,22 @@ ODD_TEXT = [
     "\u202e\ufeff",
     "😀",
 ]
+# NUL is left out: the request guard refuses it (422) for every route before a webhook is read.
+strings = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=30)
 leaves = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(ODD_NUMBERS),
-    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=30),
+    strings,
     st.sampled_from(ODD_TEXT),
 )
 values = st.one_of(
     st.recursive(
         leaves,
         lambda children: (
-            st.lists(children, max_size=3)
-            | st.dictionaries(st.text(max_size=10), children, max_size=3)
+            st.lists(children, max_size=3) | st.dictionaries(strings, children, max_size=3)
         ),
         max_leaves=10,
     ),
