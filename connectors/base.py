@@ -12,6 +12,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 
+from connectors.egress.policy import EgressError, RedirectRefused, status_text
+from connectors.egress.policy import EgressPolicy as EgressPolicy
+
 
 class TrackerKind(StrEnum):
     GITHUB = "github"
@@ -47,6 +50,8 @@ class ConnectorConfig:
     credentials: Mapping[str, str]
     timeout: float = 15.0
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Where the connector may send requests; the default allows public addresses only.
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,49 @@ class RetryableConnectorError(ConnectorError):
 
 class PermanentConnectorError(ConnectorError):
     """4xx answers that will not change on retry (bad credentials, unknown project, invalid field)."""
+
+
+# What an HTTP error status means, in our words: a connector's error says this and the status,
+# never the body or headers the tracker (or whatever answered instead) sent.
+_STATUS_MEANINGS = {
+    400: "the request was refused as malformed",
+    401: "the credentials were not accepted",
+    403: "the credentials lack permission for this, or a rate limit applies",
+    404: "not found, or these credentials cannot see it",
+    405: "this URL does not take the call; check base_url",
+    409: "it conflicts with the current state",
+    410: "it was deleted",
+    413: "the request was too large",
+    422: "what was sent was refused as invalid",
+    429: "rate limited",
+}
+
+
+def status_meaning(status: int) -> str:
+    if status in _STATUS_MEANINGS:
+        return _STATUS_MEANINGS[status]
+    if 300 <= status < 400:
+        return "a redirect, which is not followed; check base_url"
+    if status >= 500:
+        return "a failure on the tracker's side"
+    return "refused"
+
+
+def answered(tracker: str, action: str, status: int) -> str:
+    """ "GitHub read issue: answered 404 Not Found (not found, or these credentials cannot see
+    it)": the status and our classification, nothing the far side wrote."""
+    return f"{tracker} {action}: answered {status_text(status)} ({status_meaning(status)})"
+
+
+def refused_by_egress(tracker: str, action: str, exc: EgressError) -> PermanentConnectorError:
+    """The connector error for a destination or redirect the egress policy refused."""
+    if isinstance(exc, RedirectRefused):
+        return PermanentConnectorError(
+            f"{tracker} {action}: {exc.reason}; check base_url, and whether the site, project "
+            "or repository was moved or renamed",
+            status=exc.status,
+        )
+    return PermanentConnectorError(f"{tracker} {action}: not called: {exc.reason}")
 
 
 class Connector(Protocol):

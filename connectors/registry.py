@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import cast
 
 from connectors.base import Connector, ConnectorConfig, TrackerKind, WebhookParser
+from connectors.egress.policy import EgressPolicy
 from connectors.profile import TrackerProfile
 
 CONNECTORS: dict[TrackerKind, str] = {
@@ -44,9 +46,11 @@ def profile(kind: TrackerKind) -> TrackerProfile:
     return PROFILES[TrackerKind(kind)]
 
 
-def build(kind: TrackerKind, config: ConnectorConfig) -> Connector:
+def build(kind: TrackerKind, config: ConnectorConfig, *, egress: EgressPolicy) -> Connector:
+    """The kind's connector for `config`, sending requests only where `egress` allows (the
+    caller passes its allow-list here; there is no default that would skip it)."""
     module = importlib.import_module(f"{_folder(kind)}.connector")
-    return cast(Connector, getattr(module, CONNECTORS[kind])(config))
+    return cast(Connector, getattr(module, CONNECTORS[kind])(replace(config, egress=egress)))
 
 
 def webhook_parser(kind: TrackerKind) -> WebhookParser:

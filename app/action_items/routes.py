@@ -152,6 +152,7 @@ def link_ticket(
         integration_id=data.integration_id,
         caller=caller,
         box=request.app.state.secret_box,
+        egress=request.app.state.settings.egress,
     )
     return action_items_service.to_read(session, [item])[0]
 

@@ -30,12 +30,14 @@ BoxDep = Annotated[SecretBox, Depends(_box)]
 
 @router.post("", status_code=201, response_model=IntegrationRead)
 def create_integration(
-    data: IntegrationCreate, session: SessionDep, _: Admin, box: BoxDep
+    data: IntegrationCreate, session: SessionDep, _: Admin, box: BoxDep, settings: SettingsDep
 ) -> IntegrationRead:
     """Connect a tracker workspace. Credentials and webhook secret are encrypted at rest and never
-    returned; `routes` send teams' action items here."""
+    returned; `routes` send teams' action items here. A `base_url` the service will not call
+    (not http(s), credentials in it, this machine, a cloud metadata service, a private or other
+    non-public address) is a 422 unless the service's egress allow-list names its host."""
     return integrations_service.to_read(
-        session, integrations_service.create(session, data, box), box
+        session, integrations_service.create(session, data, box, settings.egress), box
     )
 
 
@@ -62,14 +64,19 @@ def get_integration(
 
 @router.patch("/{integration_id}", response_model=IntegrationRead)
 def update_integration(
-    integration_id: UUID, data: IntegrationUpdate, session: SessionDep, _: Admin, box: BoxDep
+    integration_id: UUID,
+    data: IntegrationUpdate,
+    session: SessionDep,
+    _: Admin,
+    box: BoxDep,
+    settings: SettingsDep,
 ) -> IntegrationRead:
     """Change an integration; sending `credentials` replaces them whole, `routes` replaces the routing.
 
     Changing `base_url` clears the stored credentials and webhook secret unless the same request
     sends them again, so they never go to a host they were not given for; `notice` then says
-    what to send again."""
-    updated = integrations_service.update(session, integration_id, data, box)
+    what to send again. A `base_url` the service will not call is a 422, as on create."""
+    updated = integrations_service.update(session, integration_id, data, box, settings.egress)
     return integrations_service.to_read(session, updated.integration, box, notice=updated.notice)
 
 
@@ -82,11 +89,12 @@ def delete_integration(integration_id: UUID, session: SessionDep, _: Admin) -> R
 
 @router.post("/{integration_id}/test", response_model=IntegrationTestResult)
 def test_integration(
-    integration_id: UUID, session: SessionDep, _: Admin, box: BoxDep
+    integration_id: UUID, session: SessionDep, _: Admin, box: BoxDep, settings: SettingsDep
 ) -> IntegrationTestResult:
-    """Call the tracker with the stored credentials and say who they authenticate as, or why not.
+    """Call the tracker with the stored credentials and say who they authenticate as, or why not
+    (the answer's status and what it means, never what the tracker wrote back).
     409 when the integration has no stored credentials (cleared by a `base_url` change)."""
-    return integrations_service.test_connection(session, integration_id, box)
+    return integrations_service.test_connection(session, integration_id, box, settings.egress)
 
 
 @router.post("/{integration_id}/webhook", response_model=WebhookSetup)
@@ -113,5 +121,6 @@ def webhook_setup(
         integration_id,
         settings.public_url,
         box,
+        settings.egress,
         replayable="idempotency-key" in request.headers,
     )

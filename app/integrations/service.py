@@ -14,6 +14,7 @@ from app.crypto import SecretBox
 from app.db import utcnow
 from app.enums import TrackerKind
 from app.errors import Conflict, InvalidInput, NotFound, field_error
+from app.integrations import egress as integrations_egress
 from app.integrations.models import Integration, TeamRoute
 from app.integrations.schemas import (
     IntegrationCreate,
@@ -28,6 +29,7 @@ from app.integrations.schemas import (
 from app.people.models import Team
 from app.people.service import flush_unique, resolve_team
 from app.postmortems.models import Postmortem
+from app.settings import EgressSettings
 from app.tickets.models import TicketLink
 from connectors import registry
 from connectors.base import (
@@ -60,7 +62,11 @@ def get(session: Session, integration_id: UUID) -> Integration:
     return integration
 
 
-def create(session: Session, data: IntegrationCreate, box: SecretBox) -> Integration:
+def create(
+    session: Session, data: IntegrationCreate, box: SecretBox, egress: EgressSettings
+) -> Integration:
+    """Store a new integration; a `base_url` the service would refuse to call is a 422."""
+    integrations_egress.check_base_url(data.base_url, egress)
     if session.exec(select(Integration.id).where(Integration.name == data.name)).first():
         raise Conflict(f"An integration named {data.name!r} already exists")
     integration = Integration(
@@ -89,14 +95,21 @@ def _host_changed(before: str | None, after: str | None) -> bool:
 
 
 def update(
-    session: Session, integration_id: UUID, data: IntegrationUpdate, box: SecretBox
+    session: Session,
+    integration_id: UUID,
+    data: IntegrationUpdate,
+    box: SecretBox,
+    egress: EgressSettings,
 ) -> Updated:
     """Apply a partial change. A new `base_url` (null included: the vendor's cloud) clears the
     stored credentials and webhook secret unless the same request sends them again: they were
     given for the old host, and /test, /webhook or the worker would otherwise hand them to
-    whichever host the URL now names. The answer's notice says what was cleared."""
+    whichever host the URL now names. The answer's notice says what was cleared. A `base_url`
+    the service would refuse to call is a 422."""
     integration = get(session, integration_id)
     fields = data.model_fields_set
+    if "base_url" in fields:
+        integrations_egress.check_base_url(data.base_url, egress)
     for name in ("name", "default_project", "labels", "options", "is_default", "max_concurrency"):
         if name in fields and getattr(data, name) is None:
             raise InvalidInput(
@@ -265,9 +278,10 @@ def to_read(
     )
 
 
-def connector_for(integration: Integration, box: SecretBox) -> Connector:
-    """Build the integration's connector with its decrypted credentials (kept in memory only).
-    Without stored credentials it raises PermanentConnectorError rather than call the tracker."""
+def connector_for(integration: Integration, box: SecretBox, egress: EgressSettings) -> Connector:
+    """Build the integration's connector with its decrypted credentials (kept in memory only),
+    sending only where the egress policy (with the allow-list in `egress`) allows. Without
+    stored credentials it raises PermanentConnectorError rather than call the tracker."""
     options = IntegrationOptions.model_validate(integration.options)
     credentials = box.open(integration.credentials_sealed)
     if not credentials:
@@ -278,7 +292,9 @@ def connector_for(integration: Integration, box: SecretBox) -> Connector:
         timeout=options.timeout_seconds,
         options=options.model_dump(),
     )
-    return registry.build(TrackerKind(integration.kind), config)
+    return registry.build(
+        TrackerKind(integration.kind), config, egress=integrations_egress.policy(egress)
+    )
 
 
 def _no_credentials(integration: Integration) -> str:
@@ -298,20 +314,24 @@ def _require_credentials(integration: Integration, box: SecretBox) -> None:
 
 
 def test_connection(
-    session: Session, integration_id: UUID, box: SecretBox
+    session: Session, integration_id: UUID, box: SecretBox, egress: EgressSettings
 ) -> IntegrationTestResult:
     """Ask the tracker who the stored credentials authenticate as; CredentialsMissing (409)
-    when there are none, without calling the tracker."""
+    when there are none, without calling the tracker. A failure is summarised in our words
+    (status and meaning, a refused destination or redirect), never the tracker's answer."""
     integration = get(session, integration_id)
     _require_credentials(integration, box)
     try:
-        identity = connector_for(integration, box).check_credentials()
+        identity = connector_for(integration, box, egress).check_credentials()
     except ConnectorError as exc:
         return IntegrationTestResult(
             ok=False, error=exc.message, retryable=isinstance(exc, RetryableConnectorError)
         )
-    except ValueError as exc:
-        return IntegrationTestResult(ok=False, error=str(exc), retryable=False)
+    except ValueError:
+        # The stored credentials cannot be decrypted (the secret key changed).
+        return IntegrationTestResult(
+            ok=False, error="the stored credentials cannot be decrypted", retryable=False
+        )
     return IntegrationTestResult(ok=True, identity=identity)
 
 
@@ -353,6 +373,7 @@ def webhook_setup(
     integration_id: UUID,
     public_url: str,
     box: SecretBox,
+    egress: EgressSettings,
     *,
     replayable: bool = False,
 ) -> WebhookSetup:
@@ -378,7 +399,7 @@ def webhook_setup(
     secret = generated or box.open(integration.webhook_secret_sealed)
     target = Target(project=integration.default_project)
     try:
-        hook_id = connector_for(integration, box).register_webhook(target, url, secret)
+        hook_id = connector_for(integration, box, egress).register_webhook(target, url, secret)
     except ConnectorError as exc:
         # The request fails, so a secret generated above is not kept; the steps say so.
         raise InvalidInput(

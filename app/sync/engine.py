@@ -30,7 +30,7 @@ from app.integrations.models import Integration
 from app.integrations.schemas import IntegrationOptions
 from app.people.models import Person
 from app.people.service import account_on
-from app.settings import Settings
+from app.settings import EgressSettings, Settings
 from app.sync import jobs
 from app.tickets import links
 from app.tickets.models import TicketLink
@@ -70,15 +70,16 @@ class ConnectorCache:
     Reusing it keeps a tracker client's own write spacing (GitHub: one write a second) across jobs.
     """
 
-    def __init__(self, box: SecretBox) -> None:
+    def __init__(self, box: SecretBox, egress: EgressSettings) -> None:
         self.box = box
+        self.egress = egress
         self._cache: dict[UUID, tuple[object, Connector]] = {}
 
     def get(self, integration: Integration) -> Connector:
         cached = self._cache.get(integration.id)
         if cached is not None and cached[0] == integration.updated_at:
             return cached[1]
-        connector = integrations_service.connector_for(integration, self.box)
+        connector = integrations_service.connector_for(integration, self.box, self.egress)
         self._cache[integration.id] = (integration.updated_at, connector)
         return connector
 

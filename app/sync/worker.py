@@ -53,7 +53,9 @@ class Worker:
         self.db = db
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-        self.connectors = sync_engine.ConnectorCache(SecretBox(settings.resolved_secret_key()))
+        self.connectors = sync_engine.ConnectorCache(
+            SecretBox(settings.resolved_secret_key()), settings.egress
+        )
         self._stop = threading.Event()
 
     # -- claiming --------------------------------------------------------------------------

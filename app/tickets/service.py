@@ -16,6 +16,7 @@ from app.db import utcnow
 from app.errors import Conflict, InvalidInput, field_error
 from app.integrations import service as integrations_service
 from app.integrations.models import Integration
+from app.settings import EgressSettings
 from app.sync import jobs
 from app.tickets import links
 from app.tickets.models import TicketLink
@@ -51,8 +52,10 @@ def link_existing(
     integration_id: UUID | None,
     caller: Caller,
     box: SecretBox,
+    egress: EgressSettings,
 ) -> ActionItem:
-    """Adopt an existing ticket (URL or key) as this item's one ticket, instead of creating one."""
+    """Adopt an existing ticket (URL or key) as this item's one ticket, instead of creating one.
+    A reference that is not the tracker's own form is a 422 before anything is called."""
     item = action_items_service.get(session, item_id, for_update=True)
     if not item.committed:
         raise Conflict("Things to remain aware of are never ticketed")
@@ -63,11 +66,11 @@ def link_existing(
         )
     integration = _integration(session, item, integration_id)
     try:
-        ref = integrations_service.connector_for(integration, box).resolve_ref(ticket)
+        ref = integrations_service.connector_for(integration, box, egress).resolve_ref(ticket)
     except ConnectorError as exc:
         raise InvalidInput(
             f"{integration.name} could not find {ticket!r}: {exc.message}",
-            errors=[field_error("body.ticket", "not found in the tracker")],
+            errors=[field_error("body.ticket", exc.message)],
         ) from exc
     taken = session.exec(
         select(TicketLink.action_item_id).where(

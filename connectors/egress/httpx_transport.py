@@ -80,7 +80,9 @@ class EgressTransport(httpx.HTTPTransport):
         try:
             self.policy.addresses(destination.host, destination.port)
         except OSError as exc:
-            raise httpx.ConnectError(f"{destination.host} does not resolve", request=request) from exc
+            raise httpx.ConnectError(
+                f"{destination.host} does not resolve", request=request
+            ) from exc
         response = super().handle_request(request)
         if response.status_code in _REDIRECTS and not self.follow_redirects:
             response.close()

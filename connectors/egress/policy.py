@@ -208,7 +208,9 @@ class EgressPolicy:
             raise DestinationRefused("the URL cannot be read (host or port)") from None
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
-            raise DestinationRefused(f"only http and https URLs are called, not {scheme or '(none)'}")
+            raise DestinationRefused(
+                f"only http and https URLs are called, not {scheme or '(none)'}"
+            )
         if "@" in parts.netloc:
             raise DestinationRefused(
                 "the URL holds a user name or password; send credentials in the integration's "
@@ -273,9 +275,9 @@ def host_problem(host: str) -> str | None:
             packed = socket.inet_aton(name)
         except OSError:
             return None
-        address = ipaddress.IPv4Address(packed)
-        problem = address_problem(address)
-        return f"{address} written in a non-standard form" + (f", {problem}" if problem else "")
+        decoded = ipaddress.IPv4Address(packed)
+        meaning = address_problem(decoded)
+        return f"{decoded} written in a non-standard form" + (f", {meaning}" if meaning else "")
     return None
 
 

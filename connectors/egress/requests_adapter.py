@@ -82,8 +82,7 @@ class EgressAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _pools(self.policy)  # type: ignore[assignment]
-        self.poolmanager.key_fn_by_scheme = dict(self.poolmanager.key_fn_by_scheme)
+        self.poolmanager.pool_classes_by_scheme = _pools(self.policy)
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         destination = self.policy.check_url(str(request.url))

@@ -8,7 +8,6 @@ Its write spacing (one write a second, as GitHub asks for content creation) stay
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
-from github import Auth, Github, GithubException
+from github import GithubException
 from github.GithubException import BadAttributeException
 from github.GithubObject import NotSet
 from github.Issue import Issue
@@ -33,8 +32,12 @@ from connectors.base import (
     TicketSpec,
     TicketState,
     TrackerKind,
+    answered,
+    refused_by_egress,
 )
+from connectors.egress.policy import EgressError
 from connectors.github import mapping
+from connectors.github.client import github_client, web_host
 from connectors.github.profile import PROFILE
 from connectors.markdown import state_change_comment
 
@@ -85,18 +88,22 @@ def _classify(
 
 @contextmanager
 def _translated(action: str) -> Iterator[None]:
-    """Only the connector's two error kinds leave this block."""
+    """Only the connector's two error kinds leave this block, and their messages say what
+    happened in our words: the status and its meaning, or the kind of failure, never the text
+    or headers of the answer."""
     try:
         yield
     except GithubException as exc:
         status = int(exc.status or 0)
-        message = f"GitHub {action}: HTTP {status} {exc.message or exc.data or ''}".rstrip()
         if not status:
-            raise RetryableConnectorError(message) from exc
+            raise RetryableConnectorError(f"GitHub {action}: no HTTP answer") from exc
+        message = answered("GitHub", action, status)
         retryable, retry_after = _classify(status, exc.headers, exc.data, time.time())
         if retryable:
             raise RetryableConnectorError(message, status=status, retry_after=retry_after) from exc
         raise PermanentConnectorError(message, status=status) from exc
+    except EgressError as exc:
+        raise refused_by_egress("GitHub", action, exc) from exc
     except (
         requests.Timeout,
         requests.ConnectionError,
@@ -106,15 +113,21 @@ def _translated(action: str) -> Iterator[None]:
     ) as exc:
         # No answer, or half of one (PyGithub parses any body that starts with "{" or "[" and
         # lets the JSON error through): the call may have happened, and may pass next time.
-        raise RetryableConnectorError(f"GitHub {action}: {type(exc).__name__}: {exc}") from exc
+        raise RetryableConnectorError(
+            f"GitHub {action}: no complete answer ({type(exc).__name__})"
+        ) from exc
     except requests.RequestException as exc:
-        # Invalid URL or schema, too many redirects: configuration, not weather.
-        raise PermanentConnectorError(f"GitHub {action}: {type(exc).__name__}: {exc}") from exc
+        # Invalid URL or schema: configuration, not weather.
+        raise PermanentConnectorError(
+            f"GitHub {action}: the request could not be sent ({type(exc).__name__})"
+        ) from exc
     except (BadAttributeException, RuntimeError, AssertionError) as exc:
-        # PyGithub raises RuntimeError for a redirect to another host or scheme (base_url is
-        # wrong) and checks the URLs it follows with assert; BadAttributeException is an answer
-        # whose fields have the wrong types. None of these changes on retry.
-        raise PermanentConnectorError(f"GitHub {action}: unexpected answer: {exc}") from exc
+        # PyGithub raises RuntimeError for a redirect it refuses to follow and checks the URLs
+        # it follows with assert; BadAttributeException is an answer whose fields have the
+        # wrong types. None of these changes on retry.
+        raise PermanentConnectorError(
+            f"GitHub {action}: unexpected answer ({type(exc).__name__})"
+        ) from exc
 
 
 class GitHubConnector:
@@ -124,23 +137,16 @@ class GitHubConnector:
         token = config.credentials.get("token")
         if not token:
             raise PermanentConnectorError("GitHub credentials need a 'token'")
-        self._github = Github(
-            auth=Auth.Token(token),
-            base_url=(config.base_url or "https://api.github.com").rstrip("/"),
-            # PyGithub asserts an int here (a float such as the default 15.0 raises), so a
-            # fractional timeout is rounded up to whole seconds.
-            timeout=max(math.ceil(config.timeout), 1),
-            retry=None,
-            lazy=True,
-            per_page=100,
-            seconds_between_requests=config.options.get("seconds_between_requests", 0.25) or None,
-            seconds_between_writes=config.options.get("seconds_between_writes", 1.0) or None,
-        )
+        try:
+            self._github = github_client(token, config)
+        except EgressError as exc:
+            raise refused_by_egress("GitHub", "connect", exc) from exc
+        self._web_host = web_host(config.base_url)
         self._login: str | None = None
 
     def _whoami(self) -> str:
         if self._login is None:
-            with _translated("who am I"):
+            with _translated("check credentials"):
                 self._login = self._github.get_user().login
         return self._login
 
@@ -292,7 +298,7 @@ class GitHubConnector:
                 states[ref.external_key] = mapping.snapshot(repo, raw, answer_headers.get("etag"))
             except (KeyError, TypeError, ValueError) as exc:
                 raise PermanentConnectorError(
-                    f"GitHub read {ref.external_key}: unexpected answer: {exc!r}"
+                    f"GitHub read {ref.external_key}: unexpected answer ({type(exc).__name__})"
                 ) from exc
         return states
 
@@ -302,10 +308,11 @@ class GitHubConnector:
             self._issue(repo, number).create_comment(text)
 
     def resolve_ref(self, url_or_key: str) -> TicketRef:
-        parsed = mapping.parse_ref(url_or_key)
+        parsed = mapping.parse_ref(url_or_key, self._web_host)
         if parsed is None:
             raise PermanentConnectorError(
-                f"{url_or_key!r} is neither owner/repo#N nor a GitHub issue URL"
+                f"not a GitHub issue reference: expected owner/repo#N or "
+                f"https://{self._web_host}/owner/repo/issues/N"
             )
         repo, number = parsed
         with _translated("read issue"):

@@ -15,9 +15,16 @@ MARKER_PREFIX = "<!-- followthrough:action-item="
 # it. Bodies edited in GitHub's web editor come back with CRLF line ends.
 _DUE_LINE = re.compile(r"^(?:\*\*Due:\*\*|Due:)[ \t]*\d{4}-\d{2}-\d{2}[ \t]*(?=\r?$)", re.MULTILINE)
 _LINK_LINE = re.compile(r"^From the postmortem: ", re.MULTILINE)
-_REF_KEY = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)#(?P<number>\d+)$")
+# GitHub's own rules: an owner is 1-39 letters, digits or single hyphens, not starting or
+# ending with one; a repository name is up to 100 ASCII letters, digits, ".", "-" or "_" and is
+# never "." or "..". Issue numbers start at 1.
+_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+_REPO = r"(?!\.\.?(?:[#/]|$))[A-Za-z0-9._-]{1,100}"
+_NUMBER = r"[1-9][0-9]{0,9}"
+_REF_KEY = re.compile(rf"^(?P<repo>{_OWNER}/{_REPO})#(?P<number>{_NUMBER})$")
 _REF_URL = re.compile(
-    r"^https?://[^/]+/(?P<repo>[\w.-]+/[\w.-]+)/issues/(?P<number>\d+)(?:[/?#].*)?$"
+    rf"^(?P<scheme>https?)://(?P<host>[^/?#@\s]+)/(?P<repo>{_OWNER}/{_REPO})"
+    rf"/issues/(?P<number>{_NUMBER})/?(?:[?#][^\s]*)?$"
 )
 
 
@@ -70,10 +77,16 @@ def external_key(repo: str, number: int) -> str:
     return f"{repo}#{number}"
 
 
-def parse_ref(url_or_key: str) -> tuple[str, int] | None:
-    """("owner/repo", number) from "owner/repo#12" or an issue URL on any GitHub host."""
+def parse_ref(url_or_key: str, web_host: str | None = None) -> tuple[str, int] | None:
+    """("owner/repo", number) from "owner/repo#12", or from
+    "https://<web_host>/owner/repo/issues/12" when `web_host` (host[:port], the host people
+    browse the integration's issues on) is given; None for anything else."""
     text = url_or_key.strip()
-    match = _REF_KEY.match(text) or _REF_URL.match(text)
+    match = _REF_KEY.match(text)
+    if match is None and web_host is not None:
+        match = _REF_URL.match(text)
+        if match is not None and match.group("host").lower() != web_host.lower():
+            match = None
     if match is None:
         return None
     return match.group("repo"), int(match.group("number"))

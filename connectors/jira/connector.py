@@ -33,7 +33,11 @@ from connectors.base import (
     TicketSpec,
     TicketState,
     TrackerKind,
+    answered,
+    refused_by_egress,
 )
+from connectors.egress.policy import EgressError
+from connectors.egress.requests_adapter import mount
 from connectors.jira import mapping, workflow
 from connectors.markdown import state_change_comment
 
@@ -81,6 +85,10 @@ class JiraConnector:
         if not config.base_url:
             raise PermanentConnectorError("Jira needs base_url, e.g. https://<site>.atlassian.net")
         server = config.base_url.rstrip("/")
+        try:
+            config.egress.check_url(server)
+        except EgressError as exc:
+            raise refused_by_egress("Jira", "connect", exc) from exc
         options = config.options
         self._site_url = str(options.get("site_url") or server).rstrip("/")
         wont_do = options.get("wont_do_resolutions")
@@ -111,6 +119,9 @@ class JiraConnector:
         # @cloud_api methods (enhanced_search_issues among them) then return None with only a
         # log line. This connector speaks REST v3 and ADF, which only Cloud serves.
         self._client.deploymentType = "Cloud"
+        # Every request through the egress policy, redirects refused (the library's session
+        # would follow them, credentials and all).
+        mount(self._client._session, config.egress, max_retries=0)
 
     # -- the Connector protocol ----------------------------------------------------------------
 
@@ -213,7 +224,7 @@ class JiraConnector:
         with self._calls(f"read the transitions of {ref.external_key}"):
             transitions = self._client.transitions(issue_id, expand="transitions.fields")
             if not isinstance(transitions, list):
-                raise mapping.UnexpectedAnswerError(f"transitions answered {transitions!r:.200}")
+                raise mapping.UnexpectedAnswerError("the transitions answer is not a list")
         try:
             move = workflow.plan(
                 transitions,
@@ -283,8 +294,9 @@ class JiraConnector:
             self._client.add_comment(self._issue_id(ref), cast(Any, mapping.text_document(text)))
 
     def resolve_ref(self, url_or_key: str) -> TicketRef:
-        """ "OPS-42" or "https://<site>/browse/OPS-42", confirmed with a GET (which also follows
-        a moved issue to its current key)."""
+        """ "OPS-42" or "https://<site>/browse/OPS-42" on the configured site, confirmed with a
+        GET (which also follows a moved issue to its current key). Anything else is refused
+        before any call."""
         try:
             key = mapping.parse_ref(url_or_key, self._site_url)
         except ValueError as exc:
@@ -311,23 +323,30 @@ class JiraConnector:
 
     @contextmanager
     def _calls(self, action: str) -> Iterator[None]:
-        """Turn everything the library and requests raise into the two connector errors."""
+        """Turn everything the library and requests raise into the two connector errors, worded
+        by us: the status and its meaning, or the kind of failure, never the answer's text."""
         try:
             yield
         except JIRAError as exc:
             raise _from_jira_error(action, exc) from exc
+        except EgressError as exc:
+            raise refused_by_egress("Jira", action, exc) from exc
         except requests.exceptions.JSONDecodeError as exc:
             # A 2xx that is not JSON: a proxy or maintenance page, not Jira's final word.
-            raise RetryableConnectorError(f"Jira {action}: unreadable answer: {exc}") from exc
+            raise RetryableConnectorError(f"Jira {action}: the answer is not JSON") from exc
         except (
             requests.Timeout,
             requests.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
         ) as exc:
-            raise RetryableConnectorError(f"Jira {action}: {type(exc).__name__}: {exc}") from exc
+            raise RetryableConnectorError(
+                f"Jira {action}: no complete answer ({type(exc).__name__})"
+            ) from exc
         except requests.RequestException as exc:
-            # Invalid URL, schema, redirect loop: configuration, not weather.
-            raise PermanentConnectorError(f"Jira {action}: {type(exc).__name__}: {exc}") from exc
+            # Invalid URL or schema: configuration, not weather.
+            raise PermanentConnectorError(
+                f"Jira {action}: the request could not be sent ({type(exc).__name__})"
+            ) from exc
         except mapping.UnexpectedAnswerError as exc:
             raise PermanentConnectorError(f"Jira {action}: {exc}") from exc
 
@@ -341,9 +360,8 @@ def _from_jira_error(action: str, exc: JIRAError) -> ConnectorError:
     status = exc.status_code
     response = exc.response
     if status is None:
-        return RetryableConnectorError(f"Jira {action}: no HTTP answer: {exc.text}")
-    detail = exc.text or (response.reason if response is not None else "") or ""
-    message = f"Jira {action}: HTTP {status} {detail}".rstrip()
+        return RetryableConnectorError(f"Jira {action}: no HTTP answer")
+    message = answered("Jira", action, status)
     if mapping.is_retryable_status(status):
         headers: Mapping[str, str] = response.headers if response is not None else {}
         retry_after = mapping.retry_after_seconds(headers, datetime.now(UTC))

@@ -242,10 +242,10 @@ def browse_url(site_url: str, key: str) -> str:
 def ref_from_issue(answer: Any, site_url: str) -> TicketRef:
     """A ref from a created-issue or issue answer (both carry `id` and `key`)."""
     if not isinstance(answer, Mapping):
-        raise UnexpectedAnswerError(f"Jira answered {answer!r:.200} instead of an issue")
+        raise UnexpectedAnswerError("Jira answered something other than an issue")
     key, issue_id = answer.get("key"), answer.get("id")
     if not isinstance(key, str) or issue_id is None:
-        raise UnexpectedAnswerError(f"Jira answered without an issue key and id: {answer!r:.200}")
+        raise UnexpectedAnswerError("Jira answered without an issue key and id")
     return TicketRef(external_key=key, external_id=str(issue_id), url=browse_url(site_url, key))
 
 
@@ -287,13 +287,11 @@ def snapshot(answer: Mapping[str, Any], site_url: str, wont_do: frozenset[str]) 
     duedate, labels, updated)."""
     fields = answer.get("fields")
     if not isinstance(fields, Mapping):
-        raise UnexpectedAnswerError(f"Jira answered an issue without fields: {answer!r:.200}")
+        raise UnexpectedAnswerError("Jira answered an issue without fields")
     status = fields.get("status") or {}
     category = (status.get("statusCategory") or {}).get("key")
     if not isinstance(category, str) or "updated" not in fields:
-        raise UnexpectedAnswerError(
-            f"Jira answered an issue without status or updated: {answer!r:.200}"
-        )
+        raise UnexpectedAnswerError("Jira answered an issue without status or updated")
     resolution = (fields.get("resolution") or {}).get("name")
     assignee = (fields.get("assignee") or {}).get("accountId")
     duedate = fields.get("duedate")
@@ -315,31 +313,39 @@ def account_name(myself: Mapping[str, Any]) -> str:
         value = myself.get(key)
         if isinstance(value, str) and value:
             return value
-    raise UnexpectedAnswerError(f"Jira's /myself answer names nobody: {myself!r:.200}")
+    raise UnexpectedAnswerError("Jira's /myself answer names nobody")
 
 
 # -- refs ------------------------------------------------------------------------------------
 
 
 def parse_ref(url_or_key: str, site_url: str) -> str:
-    """The issue key in "OPS-42", ".../browse/OPS-42" or a board URL with
-    `selectedIssue=OPS-42`. A URL on another host than the site is refused: its key would
-    name a different issue here."""
+    """The issue key in "OPS-42", or in a URL on the configured site whose path ends in
+    `/browse/OPS-42` (or `/issues/OPS-42`, a board's view), or that selects it with
+    `selectedIssue=OPS-42`. A URL on another host is refused: its key would name a different
+    issue here. Raises ValueError, saying what is accepted, for anything else."""
     text = url_or_key.strip()
+    site = urlsplit(site_url)
+    accepted = f"expected a Jira issue key such as OPS-42 or {site_url.rstrip('/')}/browse/OPS-42"
     if _ISSUE_KEY.match(text.upper()):
         return text.upper()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  # a port that is not a number raises here
+    except ValueError:
+        raise ValueError(f"not a Jira issue reference: {accepted}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not a Jira issue key or URL: {url_or_key!r}")
-    site_host = urlsplit(site_url).netloc.casefold()
-    if parts.netloc.casefold() != site_host:
-        raise ValueError(f"{url_or_key!r} is not on this Jira site ({site_host})")
-    candidates = [segment for segment in reversed(parts.path.split("/")) if segment]
-    candidates[:0] = parse_qs(parts.query).get("selectedIssue", [])
+        raise ValueError(f"not a Jira issue reference: {accepted}")
+    if parts.netloc.casefold() != site.netloc.casefold():
+        raise ValueError(f"not on this Jira site ({site.netloc}): {accepted}")
+    candidates = parse_qs(parts.query).get("selectedIssue", [])
+    segments = parts.path.rstrip("/").split("/")
+    if len(segments) >= 2 and segments[-2] in ("browse", "issues"):
+        candidates.append(segments[-1])
     for candidate in candidates:
         if _ISSUE_KEY.match(candidate.upper()):
             return candidate.upper()
-    raise ValueError(f"no issue key in {url_or_key!r}")
+    raise ValueError(f"not a Jira issue reference: {accepted}")
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -16,7 +16,15 @@ from typing import Any
 
 import httpx
 
-from connectors.base import ConnectorError, PermanentConnectorError, RetryableConnectorError
+from connectors.base import (
+    ConnectorError,
+    PermanentConnectorError,
+    RetryableConnectorError,
+    answered,
+    refused_by_egress,
+)
+from connectors.egress.httpx_transport import EgressTransport
+from connectors.egress.policy import EgressError, EgressPolicy
 
 DEFAULT_BASE_URL = "https://api.linear.app"
 RATE_LIMITED = "RATELIMITED"
@@ -28,7 +36,6 @@ _TRANSIENT_CODES = {
     "SERVICE_UNAVAILABLE",
     "LOCK_TIMEOUT",
 }
-_TRANSIENT_TYPES = {"internal error", "network error", "lock timeout"}
 
 
 class NotFound(PermanentConnectorError):
@@ -99,24 +106,59 @@ def _rate_limited(error: Any) -> bool:
     )
 
 
-def error_for(errors: list[Any], status: int, headers: Mapping[str, str]) -> ConnectorError:
-    """The connector error for a non-empty GraphQL `errors` list."""
-    first = errors[0]
-    extensions = _extensions(first)
+# Linear's error codes we name, with what they mean in our words. Any other code, and every
+# message Linear (or whatever answered instead) wrote, stays out of our messages.
+_CODE_MEANINGS = {
+    "AUTHENTICATION_ERROR": "the credentials were not accepted",
+    "FORBIDDEN": "the credentials lack permission for this",
+    "INVALID_INPUT": "what was sent was refused as invalid",
+    "GRAPHQL_VALIDATION_FAILED": "the query was refused (it does not fit Linear's schema)",
+    "BAD_USER_INPUT": "what was sent was refused as invalid",
+    "ENTITY_NOT_FOUND": "not found, or these credentials cannot see it",
+    "NOT_FOUND": "not found, or these credentials cannot see it",
+    RATE_LIMITED: "rate limited",
+    "INTERNAL_SERVER_ERROR": "a failure on Linear's side",
+    "INTERNAL_ERROR": "a failure on Linear's side",
+    "SERVICE_UNAVAILABLE": "a failure on Linear's side",
+    "LOCK_TIMEOUT": "a failure on Linear's side",
+}
+_TYPE_CODES = {
+    "authentication error": "AUTHENTICATION_ERROR",
+    "forbidden": "FORBIDDEN",
+    "invalid input": "INVALID_INPUT",
+    "graphql error": "GRAPHQL_VALIDATION_FAILED",
+    "ratelimited": RATE_LIMITED,
+    "internal error": "INTERNAL_ERROR",
+    "network error": "SERVICE_UNAVAILABLE",
+    "lock timeout": "LOCK_TIMEOUT",
+}
+
+
+def _code(error: Any) -> str | None:
+    """The error's code when it is one we know (`extensions.code`, else the SDK's `type`)."""
+    extensions = _extensions(error)
     code = str(extensions.get("code") or "").upper()
-    kind = str(extensions.get("type") or "").lower()
-    text = str((first.get("message") if isinstance(first, Mapping) else first) or "error")
-    detail = extensions.get("userPresentableMessage")
-    message = f"Linear: {text}" + (f" ({code or kind})" if code or kind else "")
-    if detail and detail != text:
-        message += f": {detail}"
+    if code in _CODE_MEANINGS:
+        return code
+    return _TYPE_CODES.get(str(extensions.get("type") or "").lower())
+
+
+def error_for(errors: list[Any], status: int, headers: Mapping[str, str]) -> ConnectorError:
+    """The connector error for a non-empty GraphQL `errors` list: the HTTP status and a known
+    error code with its meaning, never the error's message."""
+    first = errors[0]
+    text = str((first.get("message") if isinstance(first, Mapping) else first) or "")
+    # Linear says "Entity not found: Issue" under INVALID_INPUT too; that is a not-found.
+    code = "ENTITY_NOT_FOUND" if text.lower().startswith("entity not found") else _code(first)
+    meaning = _CODE_MEANINGS[code] if code else "refused"
+    message = f"Linear answered HTTP {status} with an error: {code or 'an error'} ({meaning})"
     if status == 429 or any(_rate_limited(error) for error in errors):
         return RetryableConnectorError(
             message, status=429, retry_after=retry_after_seconds(headers)
         )
-    if status >= 500 or status == 408 or code in _TRANSIENT_CODES or kind in _TRANSIENT_TYPES:
+    if status >= 500 or status == 408 or (code is not None and code in _TRANSIENT_CODES):
         return RetryableConnectorError(message, status=status)
-    if code in ("ENTITY_NOT_FOUND", "NOT_FOUND") or text.lower().startswith("entity not found"):
+    if code in ("ENTITY_NOT_FOUND", "NOT_FOUND"):
         return NotFound(message, status=404)
     # AUTHENTICATION_ERROR, FORBIDDEN, INVALID_INPUT, GRAPHQL_VALIDATION_FAILED, ...
     return PermanentConnectorError(message, status=status)
@@ -124,17 +166,30 @@ def error_for(errors: list[Any], status: int, headers: Mapping[str, str]) -> Con
 
 class LinearClient:
     def __init__(
-        self, base_url: str | None, credentials: Mapping[str, str], timeout: float
+        self,
+        base_url: str | None,
+        credentials: Mapping[str, str],
+        timeout: float,
+        egress: EgressPolicy,
     ) -> None:
+        url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        try:
+            egress.check_url(url)
+        except EgressError as exc:
+            raise refused_by_egress("Linear", "connect", exc) from exc
         try:
             self._http = httpx.Client(
-                base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
+                base_url=url,
                 timeout=timeout,
                 headers={"Authorization": auth_header(credentials)},
+                # Each request checked by the egress policy, redirect answers refused there.
+                transport=EgressTransport(egress),
                 follow_redirects=False,
             )
         except (httpx.InvalidURL, ValueError, TypeError) as exc:
-            raise PermanentConnectorError(f"Linear base URL {base_url!r}: {exc}") from exc
+            raise PermanentConnectorError(
+                f"Linear base URL cannot be used ({type(exc).__name__})"
+            ) from exc
 
     def close(self) -> None:
         self._http.close()
@@ -145,17 +200,21 @@ class LinearClient:
             response = self._http.post(
                 "/graphql", json={"query": query, "variables": dict(variables or {})}
             )
+        except EgressError as exc:
+            raise refused_by_egress("Linear", "call", exc) from exc
         except httpx.TimeoutException as exc:
             raise RetryableConnectorError(
                 f"Linear did not answer in time ({type(exc).__name__})"
             ) from exc
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
             # The base URL or the request itself is wrong: sending it again changes nothing.
-            raise PermanentConnectorError(f"Linear: {type(exc).__name__}: {exc}") from exc
+            raise PermanentConnectorError(
+                f"Linear: the request could not be sent ({type(exc).__name__})"
+            ) from exc
         except httpx.HTTPError as exc:
             # Connection refused or reset, the answer lost after the request went out, ...
             raise RetryableConnectorError(
-                f"Linear could not be reached ({type(exc).__name__}: {exc})"
+                f"Linear could not be reached ({type(exc).__name__})"
             ) from exc
         return self._data(response)
 
@@ -174,7 +233,7 @@ class LinearClient:
             message = (
                 error_for(errors, status, headers).message
                 if errors
-                else f"Linear answered HTTP {status}"
+                else answered("Linear", "call", status)
             )
             raise RetryableConnectorError(
                 message, status=status, retry_after=retry_after_seconds(headers)
@@ -183,15 +242,11 @@ class LinearClient:
             raise error_for(errors, status, headers)
         if status >= 300:
             # 3xx: the base URL points somewhere that is not Linear's API; 4xx: refused.
-            where = f" (to {headers.get('location')})" if 300 <= status < 400 else ""
-            raise PermanentConnectorError(
-                f"Linear answered HTTP {status}{where}: {response.text[:200]}", status=status
-            )
+            raise PermanentConnectorError(answered("Linear", "call", status), status=status)
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
             # A 2xx that is not a GraphQL answer: a proxy or maintenance page.
             raise RetryableConnectorError(
-                f"Linear answered HTTP {status} without data: {response.text[:200]}",
-                status=status,
+                f"Linear answered HTTP {status} without GraphQL data", status=status
             )
         data: dict[str, Any] = payload["data"]
         return data

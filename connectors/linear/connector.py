@@ -41,7 +41,9 @@ class LinearConnector:
     kind: ClassVar[TrackerKind] = TrackerKind.LINEAR
 
     def __init__(self, config: ConnectorConfig) -> None:
-        self._client = LinearClient(config.base_url, config.credentials, config.timeout)
+        self._client = LinearClient(
+            config.base_url, config.credentials, config.timeout, config.egress
+        )
         # Team id -> its workflow states; admins rarely change them, and a refused move drops
         # the team's entry so the next try reads them afresh.
         self._states: dict[str, list[Mapping[str, Any]]] = {}
@@ -238,7 +240,8 @@ class LinearConnector:
         key = mapping.parse_ref(url_or_key)
         if key is None:
             raise PermanentConnectorError(
-                f"{url_or_key!r} is neither a Linear key (ENG-7) nor a linear.app issue URL"
+                "not a Linear issue reference: expected a key such as ENG-7 or "
+                "https://linear.app/<workspace>/issue/ENG-7"
             )
         issue = self._call("issue", f"resolve {key}", mapping.ISSUE_REF, {"id": key})
         return self._ref(issue, f"resolve {key}")
@@ -324,7 +327,7 @@ class LinearConnector:
         if value is None:
             raise PermanentConnectorError(f"Linear {action}: the answer has no {root}")
         if not isinstance(value, Mapping):
-            raise PermanentConnectorError(f"Linear {action}: unexpected answer {value!r:.200}")
+            raise PermanentConnectorError(f"Linear {action}: the answer's {root} is not an object")
         return value
 
     def _ref(self, issue: Any, action: str) -> TicketRef:
@@ -343,4 +346,6 @@ class LinearConnector:
         try:
             yield
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise PermanentConnectorError(f"Linear {action}: unexpected answer ({exc!r})") from exc
+            raise PermanentConnectorError(
+                f"Linear {action}: unexpected answer ({type(exc).__name__})"
+            ) from exc

@@ -73,9 +73,13 @@ ISSUES = (
 # Linear priorities: 0 none, 1 urgent, 2 high, 3 normal, 4 low.
 PRIORITIES = {"urgent": 1, "high": 2, "medium": 3, "low": 4}
 
-_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+# A team key is a few letters and digits; issue numbers start at 1. Issue URLs are
+# https://linear.app/<workspace url key>/issue/<KEY-N>[/<title slug>].
+_KEY_PATTERN = r"[A-Za-z][A-Za-z0-9_]{0,9}-[1-9][0-9]{0,9}"
+_KEY = re.compile(rf"^{_KEY_PATTERN}$")
 _URL = re.compile(
-    r"^https?://linear\.app/[^/]+/issue/(?P<key>[A-Za-z][A-Za-z0-9_]*-[0-9]+)(?:[/?#].*)?$"
+    rf"^https://linear\.app/[A-Za-z0-9_-]+/issue/(?P<key>{_KEY_PATTERN})"
+    r"(?:/[A-Za-z0-9_.~%-]*)?/?(?:[?#]\S*)?$"
 )
 
 
@@ -216,12 +220,10 @@ def pick_state(
 
 def ref_from_issue(issue: Any) -> TicketRef:
     if not isinstance(issue, Mapping):
-        raise UnexpectedAnswerError(f"Linear answered {issue!r:.200} instead of an issue")
+        raise UnexpectedAnswerError("Linear answered something other than an issue")
     key, issue_id, url = issue.get("identifier"), issue.get("id"), issue.get("url")
     if not (isinstance(key, str) and isinstance(issue_id, str) and isinstance(url, str)):
-        raise UnexpectedAnswerError(
-            f"Linear answered an issue without id/identifier/url: {issue!r:.200}"
-        )
+        raise UnexpectedAnswerError("Linear answered an issue without id/identifier/url")
     return TicketRef(external_key=key, external_id=issue_id, url=url)
 
 
@@ -240,7 +242,7 @@ def snapshot(issue: Mapping[str, Any]) -> TicketSnapshot:
     state = issue.get("state")
     updated = issue.get("updatedAt")
     if not isinstance(state, Mapping) or not isinstance(updated, str):
-        raise UnexpectedAnswerError(f"Linear answered an issue without state: {issue!r:.200}")
+        raise UnexpectedAnswerError("Linear answered an issue without state")
     due = issue.get("dueDate")
     return TicketSnapshot(
         ref=ref_from_issue(issue),

@@ -23,7 +23,7 @@ from connectors.base import (
 )
 from connectors.github.connector import GitHubConnector
 from tests.fake_trackers.github import BOT, TOKEN, FakeGitHub
-from tests.fake_trackers.server import Fault
+from tests.fake_trackers.server import LOOPBACK_EGRESS, Fault
 
 TARGET = Target(project="acme/api")
 FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0}
@@ -34,7 +34,11 @@ def connector(
 ) -> GitHubConnector:
     return GitHubConnector(
         ConnectorConfig(
-            base_url=fake.base_url, credentials={"token": token}, timeout=timeout, options=options
+            egress=LOOPBACK_EGRESS,
+            base_url=fake.base_url,
+            credentials={"token": token},
+            timeout=timeout,
+            options=options,
         )
     )
 
@@ -75,7 +79,7 @@ def test_create_writes_everything_people_need(fake_github: FakeGitHub) -> None:
     s = spec()
     ref = connector(fake_github).create_ticket(TARGET, s)
     assert ref.external_key == "acme/api#1"
-    assert ref.url == "https://github.example/acme/api/issues/1"
+    assert ref.url == f"{fake_github.base_url}/acme/api/issues/1"
     issue = fake_github.issue("acme/api", 1)
     assert [a["login"] for a in issue["assignees"]] == ["alice"]
     assert [label["name"] for label in issue["labels"]] == ["postmortem"]
@@ -253,10 +257,18 @@ def test_comment_and_resolve_ref(fake_github: FakeGitHub) -> None:
     ref = c.create_ticket(TARGET, spec())
     c.comment(ref, "Verified in the game day")
     assert fake_github.comments[("acme/api", 1)][0]["body"] == "Verified in the game day"
-    assert c.resolve_ref("https://github.example/acme/api/issues/1") == ref
+    # An issue URL is read on the integration's own web host (here the fake's, like a GHE
+    # server's), and on no other.
+    assert c.resolve_ref(f"{fake_github.base_url}/acme/api/issues/1") == ref
     assert c.resolve_ref("acme/api#1") == ref
-    # github.com (or any Enterprise host) URLs name the same issue; the API host differs.
-    assert c.resolve_ref("https://github.com/acme/api/issues/1#issuecomment-5") == ref
+    assert c.resolve_ref(f"{fake_github.base_url}/acme/api/issues/1#issuecomment-5") == ref
+    assert len(fake_github.requests_to("GET", "/repos/acme/api/issues/1")) == 3
+    for elsewhere in (
+        "https://github.com/acme/api/issues/1",
+        "https://evil.example/acme/api/issues/1",
+    ):
+        with pytest.raises(PermanentConnectorError, match="not a GitHub issue reference"):
+            c.resolve_ref(elsewhere)
     assert len(fake_github.requests_to("GET", "/repos/acme/api/issues/1")) == 3
     with pytest.raises(PermanentConnectorError):
         c.resolve_ref("acme/api#99")
@@ -466,7 +478,10 @@ def test_refused_connection_is_retryable(fake_github: FakeGitHub) -> None:
         port = sock.getsockname()[1]
     c = GitHubConnector(
         ConnectorConfig(
-            base_url=f"http://127.0.0.1:{port}", credentials={"token": TOKEN}, options=FAST
+            egress=LOOPBACK_EGRESS,
+            base_url=f"http://127.0.0.1:{port}",
+            credentials={"token": TOKEN},
+            options=FAST,
         )
     )
     with pytest.raises(RetryableConnectorError):

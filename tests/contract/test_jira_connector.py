@@ -27,7 +27,7 @@ from connectors.jira.mapping import marker_label
 from tests.fake_trackers.contracts import contracts_dir
 from tests.fake_trackers.jira import FakeJira
 from tests.fake_trackers.jira_rules import adf_text
-from tests.fake_trackers.server import Fault
+from tests.fake_trackers.server import LOOPBACK_EGRESS, Fault
 
 OPS = Target(project="OPS")
 CREATE = "/rest/api/3/issue"
@@ -52,7 +52,11 @@ def make_spec(**overrides: Any) -> TicketSpec:
 
 def make_connector(fake: FakeJira, **config: Any) -> JiraConnector:
     credentials = config.pop("credentials", {"email": fake.email, "api_token": fake.api_token})
-    return JiraConnector(ConnectorConfig(base_url=fake.base_url, credentials=credentials, **config))
+    return JiraConnector(
+        ConnectorConfig(
+            egress=LOOPBACK_EGRESS, base_url=fake.base_url, credentials=credentials, **config
+        )
+    )
 
 
 @pytest.fixture
@@ -525,7 +529,12 @@ def test_unreachable_server_is_retryable() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     jira = JiraConnector(
-        ConnectorConfig(base_url=f"http://127.0.0.1:{port}", credentials={"pat": "x"}, timeout=2)
+        ConnectorConfig(
+            egress=LOOPBACK_EGRESS,
+            base_url=f"http://127.0.0.1:{port}",
+            credentials={"pat": "x"},
+            timeout=2,
+        )
     )
     with pytest.raises(RetryableConnectorError):
         jira.check_credentials()

@@ -25,7 +25,7 @@ from connectors.base import (
 )
 from connectors.linear.connector import LinearConnector
 from tests.fake_trackers.linear import API_KEY, OAUTH_TOKEN, TEAM_ID, FakeLinear
-from tests.fake_trackers.server import Fault
+from tests.fake_trackers.server import LOOPBACK_EGRESS, Fault
 
 TARGET = Target(project=TEAM_ID)
 CREDS = {"api_key": API_KEY}
@@ -47,7 +47,9 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 def connector(fake: FakeLinear, timeout: float = 5, **credentials: str) -> LinearConnector:
     creds = credentials or {"api_key": API_KEY}
     return LinearConnector(
-        ConnectorConfig(base_url=fake.base_url, credentials=creds, timeout=timeout)
+        ConnectorConfig(
+            egress=LOOPBACK_EGRESS, base_url=fake.base_url, credentials=creds, timeout=timeout
+        )
     )
 
 
@@ -105,7 +107,11 @@ def test_unusable_credentials_are_permanent(
     fake_linear: FakeLinear, credentials: dict[str, str]
 ) -> None:
     with pytest.raises(PermanentConnectorError):
-        LinearConnector(ConnectorConfig(base_url=fake_linear.base_url, credentials=credentials))
+        LinearConnector(
+            ConnectorConfig(
+                egress=LOOPBACK_EGRESS, base_url=fake_linear.base_url, credentials=credentials
+            )
+        )
     assert fake_linear.requests == []
 
 
@@ -115,9 +121,12 @@ def test_pasted_whitespace_around_the_key_is_dropped(fake_linear: FakeLinear) ->
 
 
 def test_a_base_url_that_is_not_http_is_permanent() -> None:
-    c = LinearConnector(ConnectorConfig(base_url="ftp://linear.example", credentials=CREDS))
     with pytest.raises(PermanentConnectorError):
-        c.check_credentials()
+        LinearConnector(
+            ConnectorConfig(
+                egress=LOOPBACK_EGRESS, base_url="ftp://linear.example", credentials=CREDS
+            )
+        ).check_credentials()
 
 
 # -- create --------------------------------------------------------------------------------
@@ -217,7 +226,7 @@ def test_a_second_create_with_the_same_id_answers_the_first_issue(fake_linear: F
 
 
 def test_a_refused_create_with_nothing_behind_it_stays_refused(fake_linear: FakeLinear) -> None:
-    with pytest.raises(PermanentConnectorError, match="UUID"):
+    with pytest.raises(PermanentConnectorError, match="INVALID_INPUT"):
         connector(fake_linear).create_ticket(TARGET, spec(labels=(), marker="not-a-uuid"))
     assert fake_linear.issues == {}
 
@@ -579,7 +588,11 @@ def test_unreachable_is_retryable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    c = LinearConnector(ConnectorConfig(base_url=f"http://127.0.0.1:{port}", credentials=CREDS))
+    c = LinearConnector(
+        ConnectorConfig(
+            egress=LOOPBACK_EGRESS, base_url=f"http://127.0.0.1:{port}", credentials=CREDS
+        )
+    )
     with pytest.raises(RetryableConnectorError):
         c.check_credentials()
 

@@ -113,7 +113,7 @@ def test_a_state_removed_since_it_was_cached_is_read_afresh_next_time(
     c.set_state(ref, TicketState.DONE)
     del fake_linear.states[fake_linear.state_named("Canceled")["id"]]
     fake_linear.add_state("Cancelled", "canceled", 5.0)
-    with pytest.raises(PermanentConnectorError, match="WorkflowState"):
+    with pytest.raises(PermanentConnectorError, match="ENTITY_NOT_FOUND"):
         c.set_state(ref, TicketState.WONT_DO)
     assert c.set_state(ref, TicketState.WONT_DO).raw_status == "Cancelled"
     assert len(sent(fake_linear, "workflowStates")) == 2

@@ -122,6 +122,8 @@ def start_worker_process(settings: Settings, **env: str) -> subprocess.Popen[byt
         "FOLLOWTHROUGH_SYNC__BACKOFF_CAP_SECONDS": "0.05",
         "FOLLOWTHROUGH_SYNC__RESEND_WINDOW_SECONDS": "0",
         "FOLLOWTHROUGH_SYNC__RESEND_MARGIN_SECONDS": "0.2",
+        # The fake trackers listen on 127.0.0.1, which the egress policy refuses unless named.
+        "FOLLOWTHROUGH_EGRESS__ALLOW_HOSTS": ",".join(settings.egress.allow_hosts),
         **env,
     }
     return subprocess.Popen(

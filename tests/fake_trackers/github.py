@@ -234,7 +234,7 @@ class FakeGitHub(FakeTrackerServer):
             "full_name": repo,
             "owner": _user(owner),
             "private": True,
-            "html_url": f"https://github.example/{repo}",
+            "html_url": f"{self.base_url}/{repo}",
             "url": f"{self.base_url}/repos/{repo}",
             "has_issues": True,
             "open_issues_count": sum(
@@ -261,7 +261,7 @@ class FakeGitHub(FakeTrackerServer):
             "user": _user(creator),
             "author_association": "OWNER" if creator == BOT else "MEMBER",
             "url": f"{self.base_url}/repos/{repo}/issues/{number}",
-            "html_url": f"https://github.example/{repo}/issues/{number}",
+            "html_url": f"{self.base_url}/{repo}/issues/{number}",
             "repository_url": f"{self.base_url}/repos/{repo}",
             "labels_url": f"{self.base_url}/repos/{repo}/issues/{number}/labels{{/name}}",
             "comments_url": f"{self.base_url}/repos/{repo}/issues/{number}/comments",
@@ -374,7 +374,7 @@ class FakeGitHub(FakeTrackerServer):
                 "user": _user(BOT),
                 "created_at": _now(),
                 "updated_at": _now(),
-                "html_url": f"https://github.example/{repo}/issues/{number}#issuecomment-{len(comments)}",
+                "html_url": f"{self.base_url}/{repo}/issues/{number}#issuecomment-{len(comments)}",
                 "url": f"{self.base_url}/repos/{repo}/issues/comments/{5000 + len(comments)}",
             }
             comments.append(comment)

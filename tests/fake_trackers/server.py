@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors.egress.policy import EgressPolicy
+
 
 @dataclass
 class Request:
@@ -177,3 +179,8 @@ class FakeTrackerServer:
 
     def handle(self, request: Request) -> Reply:
         raise NotImplementedError
+
+
+# What a connector built straight from a ConnectorConfig needs to reach a fake: the egress
+# policy refuses 127.0.0.1 unless it is named.
+LOOPBACK_EGRESS = EgressPolicy.allowing(["127.0.0.1"])
