@@ -49,7 +49,7 @@ from app.auth import service as auth_service
 from app.db import session_scope
 from app.enums import Scope
 from app.main import create_app
-from app.settings import Settings, SyncPolicy
+from app.settings import EgressSettings, Settings, SyncPolicy
 from connectors.jira.mapping import DEFAULT_WONT_DO_RESOLUTIONS, marker_label
 from tests.e2e.sync_support import kill, start_worker_process, stop
 from tests.e2e.webhook_support import SECRET, send_github, send_jira, send_linear
@@ -867,6 +867,8 @@ def main() -> int:
             data_dir=data_dir,
             secret_key="fault-run",
             sync=SyncPolicy(run_in_api_process=False, reconcile_interval_seconds=0),
+            # The fake trackers listen on 127.0.0.1, which the egress policy refuses unless named.
+            egress=EgressSettings(allow_hosts=["127.0.0.1"]),
         )
         fakes = {"github": FakeGitHub(), "jira": FakeJira(), "linear": FakeLinear()}
         for fake in fakes.values():

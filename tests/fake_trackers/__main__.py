@@ -2,7 +2,9 @@
 
     .venv/bin/python -m tests.fake_trackers          # GitHub :9101, Jira :9102, Linear :9103
 
-It prints the integrations to create and then every ticket the service creates.
+It prints the integrations to create and then every ticket the service creates. The fakes
+listen on 127.0.0.1, which the service refuses to call unless its egress allow-list names it:
+start the service (and any worker) with FOLLOWTHROUGH_EGRESS__ALLOW_HOSTS=127.0.0.1.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import time
 
 from tests.fake_trackers import github, jira, linear
 from tests.fake_trackers.contracts import CONTRACTS
+
+ALLOW_ENV = "FOLLOWTHROUGH_EGRESS__ALLOW_HOSTS"
 
 
 def main() -> None:
@@ -59,7 +63,13 @@ def main() -> None:
             "default_project": linear.TEAM_ID,
         },
     ]
-    print("Fake trackers are up. Create the integrations (admin token in $TOKEN):\n")
+    print(
+        "Fake trackers are up. They listen on 127.0.0.1, which the service calls only when its\n"
+        "egress allow-list names it: start the service (and any worker) with\n\n"
+        f"    {ALLOW_ENV}=127.0.0.1 make run\n\n"
+        "(without it, creating these integrations answers 422 on body.base_url).\n"
+        "Then create the integrations (admin token in $TOKEN):\n"
+    )
     for body in integrations:
         print(
             f"curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
