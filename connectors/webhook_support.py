@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from itertools import accumulate
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from connectors.base import MalformedPayload
 
@@ -159,6 +159,9 @@ def _time(value: Any) -> datetime | None:
     return None if value is None else parse_time(value)
 
 
+# Who did something (a login, an account id, a name): kept with the item's history in columns
+# of 200 characters, far beyond any vendor's own limit (GitHub logins are at most 39).
+Account = Annotated[str, Field(max_length=200)]
 # A vendor time field: null, or a time parse_time reads (never NaN or past year 9999).
 VendorTime = Annotated[datetime | None, BeforeValidator(_time)]
 # A vendor date field: null or empty, or an ISO date.

@@ -5,7 +5,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.enums import ActionItemStatus, ChainLevel, Priority, Purpose, SyncState, TrackerKind
-from app.validation import LongText, Name, NonBlankText, Slug
+from app.validation import IsoDate, LongText, Name, NonBlankText, Slug
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Criterion = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -20,7 +20,7 @@ class ActionItemCreate(BaseModel):
     definition_of_done: DefinitionOfDone = []
     verification: LongText = ""
     owner: Slug | None = Field(None, description="Handle of the person who owns it")
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     chain_level: ChainLevel | None = None
     purpose: Purpose | None = None
     priority: Priority = Priority.MEDIUM
@@ -38,7 +38,7 @@ class ActionItemUpdate(BaseModel):
     definition_of_done: DefinitionOfDone | None = None
     verification: LongText | None = None
     owner: Slug | None = None
-    due_date: date | None = None
+    due_date: IsoDate | None = None
     chain_level: ChainLevel | None = None
     purpose: Purpose | None = None
     priority: Priority | None = None

@@ -2,7 +2,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime
 
 from app.auth.deps import Reader
 from app.auth.service import Caller
@@ -15,13 +14,14 @@ from app.db import SessionDep
 from app.enums import Severity
 from app.errors import InvalidInput, field_error
 from app.settings import SettingsDep
+from app.validation import ZonedDateTime
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 
 
 def _filters(
-    since: AwareDatetime | None,
-    until: AwareDatetime | None,
+    since: ZonedDateTime | None,
+    until: ZonedDateTime | None,
     team: str | None,
     service: str | None,
     severity: Severity | None,
@@ -51,10 +51,10 @@ def summary(
     service: str | None = None,
     severity: Severity | None = None,
     since: Annotated[
-        AwareDatetime | None,
+        ZonedDateTime | None,
         Query(description="Incidents started at or after; default: this quarter"),
     ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Incidents started before")] = None,
+    until: Annotated[ZonedDateTime | None, Query(description="Incidents started before")] = None,
     group_by: Literal["team", "service", "severity", "chain_level"] | None = None,
 ) -> Summary | Breakdown:
     """Is the system changing? Counts, rates, medians and the oldest unclosed item for the
@@ -97,8 +97,8 @@ patterns_router = APIRouter(prefix="/v1/patterns", tags=["dashboard"])
 def recurring_patterns(
     session: SessionDep,
     caller: Reader,
-    since: Annotated[AwareDatetime | None, Query(description="Default: this quarter")] = None,
-    until: AwareDatetime | None = None,
+    since: Annotated[ZonedDateTime | None, Query(description="Default: this quarter")] = None,
+    until: ZonedDateTime | None = None,
 ) -> Patterns:
     """What recurs across the period's postmortems (in two or more): failure-mode tags,
     services, condition categories, chain levels that contributed, and what slowed detection;

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from connectors.webhook_support import Payload, VendorTime
+from connectors.webhook_support import Account, Payload, VendorTime
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -18,7 +18,7 @@ class Action(Payload):
 
 
 class User(Payload):
-    login: str | None = None
+    login: Account | None = None
 
 
 class Label(Payload):

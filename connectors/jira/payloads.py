@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from connectors.webhook_support import Payload, VendorDate, VendorTime
+from connectors.webhook_support import Account, Payload, VendorDate, VendorTime
 
 
 class Envelope(Payload):
@@ -16,9 +16,9 @@ class Envelope(Payload):
 
 
 class User(Payload):
-    accountId: str | None = None
-    displayName: str | None = None
-    name: str | None = None
+    accountId: Account | None = None
+    displayName: Account | None = None
+    name: Account | None = None
 
 
 class StatusCategory(Payload):
@@ -54,7 +54,7 @@ class ChangeItem(Payload):
     toString: str | None = None
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
-    tmpToAccountId: str | None = None
+    tmpToAccountId: Account | None = None
 
 
 class Changelog(Payload):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import StrictInt
 
-from connectors.webhook_support import Payload, VendorDate, VendorTime
+from connectors.webhook_support import Account, Payload, VendorDate, VendorTime
 
 
 class Envelope(Payload):
@@ -17,8 +17,8 @@ class Envelope(Payload):
 
 
 class Actor(Payload):
-    id: str | None = None
-    name: str | None = None
+    id: Account | None = None
+    name: Account | None = None
 
 
 class Team(Payload):
@@ -48,7 +48,7 @@ class Issue(IssueRef):
     updatedAt: VendorTime = None
     createdAt: VendorTime = None
     state: State | None = None
-    assigneeId: str | None = None
+    assigneeId: Account | None = None
     dueDate: VendorDate = None
     labels: list[Label] | None = None
     labelIds: list[str] | None = None
@@ -57,7 +57,7 @@ class Issue(IssueRef):
 class Comment(Payload):
     body: str | None = None
     user: Actor | None = None
-    userId: str | None = None
+    userId: Account | None = None
     issue: IssueRef | None = None
     issueId: str | None = None
     updatedAt: VendorTime = None
