@@ -3,6 +3,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import PlainTextResponse
+from pydantic import AwareDatetime
 
 from app.action_items import service as action_items_service
 from app.action_items.schemas import ActionItemChecked, ActionItemCreate, ActionItemList
@@ -26,7 +27,7 @@ from app.postmortems.schemas import (
     ReaderRead,
 )
 from app.settings import SettingsDep
-from app.validation import Limit, ZonedDateTime
+from app.validation import Limit
 
 router = APIRouter(prefix="/v1/postmortems", tags=["postmortems"])
 IfMatch = Annotated[
@@ -44,7 +45,9 @@ def create_postmortem(
 ) -> PostmortemDetail:
     """Create a postmortem for one incident, optionally with its timeline, responder timeline,
     conditions and action items in the same call (all or nothing)."""
-    postmortem = postmortems_service.create(session, data, caller)
+    postmortem = postmortems_service.create(
+        session, data, caller, max_timeline_entries=settings.max_timeline_entries
+    )
     response.headers["ETag"] = etag(postmortem.version)
     response.headers["Location"] = f"/v1/postmortems/{postmortem.id}"
     return postmortems_service.detail(session, postmortem, settings.checks)
@@ -63,9 +66,9 @@ def list_postmortems(
         ChainLevel | None, Query(description="The chain walk says this level contributed")
     ] = None,
     since: Annotated[
-        ZonedDateTime | None, Query(description="Incident started at or after")
+        AwareDatetime | None, Query(description="Incident started at or after")
     ] = None,
-    until: Annotated[ZonedDateTime | None, Query(description="Incident started before")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Incident started before")] = None,
     q: Annotated[
         str | None,
         Query(max_length=200, description="Text in title, summary, impact or incident ref"),
@@ -97,7 +100,9 @@ def list_postmortems(
 def get_postmortem(
     postmortem_id: UUID, session: SessionDep, _: Reader, settings: SettingsDep, response: Response
 ) -> PostmortemDetail:
-    """The whole postmortem with its timeline, decision points, conditions and action items."""
+    """The whole postmortem with its decision points, conditions and action items, and the
+    first 50 entries of its timeline (`timeline_total` counts them all; the rest from
+    GET /v1/postmortems/{id}/timeline with `timeline_next_cursor`)."""
     postmortem = postmortems_service.get(session, postmortem_id)
     response.headers["ETag"] = etag(postmortem.version)
     return postmortems_service.detail(session, postmortem, settings.checks)
@@ -185,7 +190,7 @@ def export_markdown(
 ) -> PlainTextResponse:
     """The whole postmortem as Markdown."""
     postmortem = postmortems_service.get(session, postmortem_id)
-    detail = postmortems_service.detail(session, postmortem, settings.checks)
+    detail = postmortems_service.detail(session, postmortem, settings.checks, whole_timeline=True)
     report = postmortems_service.checks(session, postmortem_id, settings.checks)
     return PlainTextResponse(
         markdown.render(detail, report), media_type="text/markdown; charset=utf-8"

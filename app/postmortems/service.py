@@ -77,8 +77,15 @@ def _ensure_incident_free(
         )
 
 
-def create(session: Session, data: PostmortemCreate, caller: Caller) -> Postmortem:
-    """Create the postmortem and everything sent with it, all or nothing."""
+def create(
+    session: Session,
+    data: PostmortemCreate,
+    caller: Caller,
+    *,
+    max_timeline_entries: int | None = None,
+) -> Postmortem:
+    """Create the postmortem and everything sent with it, all or nothing; a timeline longer
+    than `max_timeline_entries` is refused (409)."""
     _ensure_incident_free(session, data.incident_ref, "body.incident_ref")
     team = resolve_team(session, data.team, "body.team")
     postmortem = Postmortem(
@@ -98,6 +105,8 @@ def create(session: Session, data: PostmortemCreate, caller: Caller) -> Postmort
     _set_names(session, postmortem.id, PostmortemService, data.services)
     _set_names(session, postmortem.id, PostmortemTag, data.tags)
     _set_recurrences(session, postmortem, data.recurrence_of)
+    if max_timeline_entries is not None:
+        timeline_service.ensure_room(session, postmortem, len(data.timeline), max_timeline_entries)
     for entry in data.timeline:
         timeline_service.add_entry(session, postmortem, entry)
     for point in data.decision_points:
@@ -378,15 +387,30 @@ def review_lag_hours(postmortem: Postmortem) -> float | None:
     return round((postmortem.review_held_at - postmortem.resolved_at).total_seconds() / 3600, 2)
 
 
-def detail(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> PostmortemDetail:
+def detail(
+    session: Session, postmortem: Postmortem, policy: CheckPolicy, *, whole_timeline: bool = False
+) -> PostmortemDetail:
+    """The postmortem with its parts. The timeline is embedded up to its first
+    `timeline_service.EMBEDDED_ENTRIES` entries, with the total and the cursor for the rest
+    (GET /v1/postmortems/{id}/timeline); `whole_timeline` embeds all of it (the Markdown export;
+    the cap bounds it)."""
     grace = timedelta(minutes=policy.reconstructed_grace_minutes)
     alert_at = timeline_service.first_alert_at(session, postmortem)
+    if whole_timeline:
+        timeline, timeline_next = timeline_service.entries(session, postmortem.id), None
+    else:
+        timeline, timeline_next = timeline_service.page(
+            session, postmortem.id, cursor=None, limit=timeline_service.EMBEDDED_ENTRIES
+        )
     return PostmortemDetail(
         **to_read(session, [postmortem])[0].model_dump(),
-        timeline=[
-            timeline_service.entry_read(e, postmortem, grace)
-            for e in timeline_service.entries(session, postmortem.id)
-        ],
+        timeline=[timeline_service.entry_read(e, postmortem, grace) for e in timeline],
+        timeline_total=(
+            len(timeline)
+            if timeline_next is None
+            else timeline_service.count_entries(session, postmortem.id)
+        ),
+        timeline_next_cursor=timeline_next,
         decision_points=[
             timeline_service.decision_point_read(p, alert_at)
             for p in timeline_service.decision_points(session, postmortem.id)

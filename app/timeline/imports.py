@@ -3,7 +3,8 @@
 Each message keeps the time it was written (as both `at` and `written_at`) and its author, so a
 timeline imported the day after still reads as written during the incident. Structural faults
 in the body are a 422 naming where; a message that simply is not a note (a channel join, a bot,
-an empty text, a duplicate) is skipped and reported with the reason.
+an empty text, a duplicate) is skipped and reported with the reason. An import that would take
+the timeline past its cap is refused whole (409), never cut short.
 """
 
 from __future__ import annotations
@@ -328,11 +329,21 @@ def _reason(exc: ValidationError) -> str:
 
 
 def import_messages(
-    session: Session, postmortem: Postmortem, body: bytes, options: ImportOptions
+    session: Session,
+    postmortem: Postmortem,
+    body: bytes,
+    options: ImportOptions,
+    *,
+    cap: int | None = None,
 ) -> ImportResult:
     """Add a channel's messages to the timeline, each with the time it was written and its
     author, marked as imported. Messages already in the timeline with the same written time,
-    author and text (or twice in the body) are counted as duplicates and not added again."""
+    author and text (or twice in the body) are counted as duplicates and not added again.
+
+    With `cap` (the most entries a timeline holds), an import whose new entries would take the
+    timeline past it is refused whole with a 409 and nothing is added: cutting a channel at an
+    arbitrary message would drop the end of the incident without anyone choosing what to keep.
+    Duplicates and skipped messages take no room."""
     if options.format is TimelineImportFormat.SLACK:
         candidates, skipped = parse_slack(body, options)
     else:
@@ -377,6 +388,8 @@ def import_messages(
             continue
         seen[key] = candidate.path
         entries.append(timeline_service.new_entry(postmortem, data, source=TimelineSource.IMPORT))
+    if cap is not None:
+        timeline_service.ensure_room(session, postmortem, len(entries), cap)
     session.add_all(entries)
     session.flush()
     skipped.sort(key=_position)

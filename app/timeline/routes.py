@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from app.timeline.schemas import (
     TimelineImportRead,
     TimelineList,
 )
-from app.validation import IsoDate, Name
+from app.validation import Limit, Name
 
 router = APIRouter(prefix="/v1/postmortems/{postmortem_id}", tags=["timeline"])
 
@@ -39,24 +39,32 @@ def add_timeline_entry(
 ) -> TimelineEntryRead:
     """Add a timeline entry. `recorded_at` is set by the server; `written_at`, when the note was
     written (never later than it reaches us), may be given. The two tell a timeline written
-    during the incident from one reconstructed afterwards."""
-    postmortem = postmortems_service.get(session, postmortem_id)
-    entry = timeline_service.add_entry(session, postmortem, data)
+    during the incident from one reconstructed afterwards. A timeline holds at most
+    `max_timeline_entries` entries (2000 by default): past that the answer is 409, naming the
+    cap and the setting that raises it."""
+    # Locked, so that two adds cannot both take the timeline's last place.
+    postmortem = postmortems_service.get(session, postmortem_id, for_update=True)
+    entry = timeline_service.add_entry(session, postmortem, data, cap=settings.max_timeline_entries)
     return timeline_service.entry_read(entry, postmortem, _grace(settings))
 
 
 @router.get("/timeline", response_model=TimelineList)
 def list_timeline(
-    postmortem_id: UUID, session: SessionDep, _: Reader, settings: SettingsDep
+    postmortem_id: UUID,
+    session: SessionDep,
+    _: Reader,
+    settings: SettingsDep,
+    cursor: str | None = None,
+    limit: Limit = 50,
 ) -> TimelineList:
-    """The timeline in incident order."""
+    """The timeline in incident order (by `at`; entries for the same moment in the order they
+    arrived), a page at a time: pass `next_cursor` back as `cursor` for the next page."""
     postmortem = postmortems_service.get(session, postmortem_id)
     grace = _grace(settings)
+    rows, next_cursor = timeline_service.page(session, postmortem_id, cursor=cursor, limit=limit)
     return TimelineList(
-        items=[
-            timeline_service.entry_read(e, postmortem, grace)
-            for e in timeline_service.entries(session, postmortem_id)
-        ]
+        items=[timeline_service.entry_read(e, postmortem, grace) for e in rows],
+        next_cursor=next_cursor,
     )
 
 
@@ -112,7 +120,7 @@ def import_timeline(
         str, Query(max_length=64, description="IANA zone the `lines` times are in")
     ] = "UTC",
     on: Annotated[
-        IsoDate | None,
+        date | None,
         Query(alias="date", description="Day of the `lines` times; default the incident's start"),
     ] = None,
     default_author: Annotated[
@@ -125,7 +133,9 @@ def import_timeline(
     written (`at` and `written_at`) and its author, marked `source: "import"`. Importing the same
     messages again adds nothing: a message with the same written time, author and text is a
     duplicate. Messages that are not notes (joins, bots, empty, unreadable lines) are skipped
-    and listed with the reason; a body that is not what `format` says is a 422 naming where."""
+    and listed with the reason; a body that is not what `format` says is a 422 naming where.
+    An import whose new entries would take the timeline past `max_timeline_entries` is refused
+    whole with 409 (nothing is added); duplicates and skipped messages take no room."""
     postmortem = postmortems_service.get(session, postmortem_id, for_update=True)
     options = timeline_imports.ImportOptions(
         format=import_format,
@@ -135,7 +145,9 @@ def import_timeline(
         kind=kind,
         include_bots=include_bots,
     )
-    result = timeline_imports.import_messages(session, postmortem, body, options)
+    result = timeline_imports.import_messages(
+        session, postmortem, body, options, cap=settings.max_timeline_entries
+    )
     grace = _grace(settings)
     return TimelineImportRead(
         format=result.format,

@@ -3,10 +3,10 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.enums import DecisionKind, TimelineKind
-from app.validation import LongText, Name, NonBlankText, ZonedDateTime
+from app.validation import LongText, Name, NonBlankText
 
 
 class TimelineSource(StrEnum):
@@ -25,7 +25,7 @@ def _not_after_receipt(value: datetime) -> datetime:
 
 
 WrittenAt = Annotated[
-    ZonedDateTime,
+    AwareDatetime,
     AfterValidator(_not_after_receipt),
     Field(
         description="When the note was written (the chat message or note it came from); never "
@@ -36,7 +36,7 @@ WrittenAt = Annotated[
 
 class TimelineEntryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: ZonedDateTime
+    at: AwareDatetime
     author: Name
     kind: TimelineKind
     text: NonBlankText
@@ -45,7 +45,7 @@ class TimelineEntryCreate(BaseModel):
 
 class TimelineEntryUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: ZonedDateTime | None = None
+    at: AwareDatetime | None = None
     author: Name | None = None
     kind: TimelineKind | None = None
     text: NonBlankText | None = None
@@ -84,6 +84,9 @@ class TimelineEntryHistory(BaseModel):
 
 class TimelineList(BaseModel):
     items: list[TimelineEntryRead]
+    next_cursor: str | None = Field(
+        description="Pass back as `cursor` for the next entries; null after the last one"
+    )
 
 
 class TimelineImportFormat(StrEnum):
@@ -107,7 +110,7 @@ class TimelineImportRead(BaseModel):
 
 class DecisionPointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: ZonedDateTime
+    at: AwareDatetime
     responder: Name
     decision_kind: DecisionKind
     decision: LongText = ""
@@ -118,7 +121,7 @@ class DecisionPointCreate(BaseModel):
 
 class DecisionPointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: ZonedDateTime | None = None
+    at: AwareDatetime | None = None
     responder: Name | None = None
     decision_kind: DecisionKind | None = None
     decision: LongText | None = None

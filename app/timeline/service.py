@@ -1,16 +1,25 @@
-"""The incident timeline (rough, versioned) and the responder timeline (decision points)."""
+"""The incident timeline (rough, versioned, bounded) and the responder timeline (decision points).
+
+A postmortem's timeline holds at most `Settings.max_timeline_entries` entries (2000 unless set
+with FOLLOWTHROUGH_MAX_TIMELINE_ENTRIES); adding or importing past it is refused with a 409 that
+says the cap and how to raise it. It is read a page at a time, in incident order.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import base64
+import binascii
+import json
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlmodel import Session, select
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, func, select
 
 from app.auth.service import Caller
 from app.db import utcnow
 from app.enums import TimelineKind
-from app.errors import NotFound
+from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.postmortems.models import Postmortem
 from app.timeline.models import DecisionPoint, TimelineEntry, TimelineEntryRevision
 from app.timeline.schemas import (
@@ -31,9 +40,13 @@ def add_entry(
     data: TimelineEntryCreate,
     *,
     source: TimelineSource = TimelineSource.API,
+    cap: int | None = None,
 ) -> TimelineEntry:
     """Add one entry; `written_at` was checked against the clock when the body was read, so it
-    is never later than the `recorded_at` stamped here."""
+    is never later than the `recorded_at` stamped here. With `cap`, refused (409) when the
+    timeline is full (see `ensure_room`)."""
+    if cap is not None:
+        ensure_room(session, postmortem, 1, cap)
     entry = new_entry(postmortem, data, source=source)
     session.add(entry)
     session.flush()
@@ -53,14 +66,103 @@ def new_entry(
     )
 
 
+CAP_SETTING = "FOLLOWTHROUGH_MAX_TIMELINE_ENTRIES"
+# Entries a postmortem read embeds: the first page of GET .../timeline at its default limit.
+EMBEDDED_ENTRIES = 50
+
+# Incident order; entries written for the same moment keep the order they reached us in.
+_ORDER = (col(TimelineEntry.at), col(TimelineEntry.recorded_at), col(TimelineEntry.id))
+
+
+def count_entries(session: Session, postmortem_id: UUID) -> int:
+    return session.exec(
+        select(func.count()).where(col(TimelineEntry.postmortem_id) == postmortem_id)
+    ).one()
+
+
+def ensure_room(session: Session, postmortem: Postmortem, adding: int, cap: int) -> None:
+    """Refuse (409) adding `adding` entries when the timeline would then hold more than `cap`.
+    Callers hold the postmortem's row lock, so two adds cannot both take the last place."""
+    held = count_entries(session, postmortem.id) if adding else 0
+    if adding and held + adding > cap:
+        room = max(cap - held, 0)
+        raise Conflict(
+            f"A timeline holds at most {cap} entries; this one has {held}, so {adding} more "
+            f"would go past the cap (room for {room}). Nothing was added. The cap is a "
+            f"setting of the service: raise it with {CAP_SETTING}",
+            extra={
+                "max_timeline_entries": cap,
+                "entries": held,
+                "adding": adding,
+                "setting": CAP_SETTING,
+            },
+        )
+
+
 def entries(session: Session, postmortem_id: UUID) -> list[TimelineEntry]:
+    """The whole timeline in incident order (at most the cap): for the Markdown export."""
     return list(
         session.exec(
             select(TimelineEntry)
             .where(TimelineEntry.postmortem_id == postmortem_id)
-            .order_by(TimelineEntry.at, TimelineEntry.recorded_at, TimelineEntry.id)  # type: ignore[arg-type]
+            .order_by(*_ORDER)
         )
     )
+
+
+def page(
+    session: Session, postmortem_id: UUID, *, cursor: str | None, limit: int
+) -> tuple[list[TimelineEntry], str | None]:
+    """Up to `limit` entries in incident order, resuming after `cursor`; the cursor for the
+    next page, or None after the last entry."""
+    query = select(TimelineEntry).where(TimelineEntry.postmortem_id == postmortem_id)
+    if cursor:
+        at, recorded_at, entry_id = _decode_cursor(cursor)
+        on_at = col(TimelineEntry.at) == at
+        query = query.where(
+            or_(
+                col(TimelineEntry.at) > at,
+                and_(on_at, col(TimelineEntry.recorded_at) > recorded_at),
+                and_(
+                    on_at,
+                    col(TimelineEntry.recorded_at) == recorded_at,
+                    col(TimelineEntry.id) > entry_id,
+                ),
+            )
+        )
+    rows = list(session.exec(query.order_by(*_ORDER).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, _encode_cursor(last.at, last.recorded_at, last.id)
+
+
+def _encode_cursor(at: datetime, recorded_at: datetime, entry_id: UUID) -> str:
+    raw = json.dumps([at.isoformat(), recorded_at.isoformat(), str(entry_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, datetime, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, recorded_at, entry_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        times = [datetime.fromisoformat(at), datetime.fromisoformat(recorded_at)]
+        if any(t.tzinfo is None for t in times):
+            raise ValueError("naive cursor time")
+        return times[0].astimezone(UTC), times[1].astimezone(UTC), UUID(entry_id)
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        binascii.Error,
+        json.JSONDecodeError,
+    ) as exc:
+        raise InvalidInput(
+            "The cursor is not one this service issued; pass next_cursor back unchanged",
+            errors=[field_error("query.cursor", "malformed cursor")],
+        ) from exc
 
 
 def get_entry(
