@@ -244,9 +244,9 @@ class EgressPolicy:
         if not found:
             raise OSError(f"{name} resolved to no address")
         for address in found:
+            # The allow-list names hosts as written in URLs: another name that resolves to an
+            # allowed address is not allowed by it.
             if allowed and (literal is not None or address not in METADATA_ADDRESSES):
-                continue
-            if str(address) in self.allow_hosts:
                 continue
             problem = address_problem(address)
             if problem is not None:
