@@ -3,7 +3,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime
 
 from app.action_items import service as action_items_service
 from app.action_items.schemas import ActionItemChecked, ActionItemCreate, ActionItemList
@@ -27,7 +26,7 @@ from app.postmortems.schemas import (
     ReaderRead,
 )
 from app.settings import SettingsDep
-from app.validation import Limit
+from app.validation import Limit, ZonedDateTime
 
 router = APIRouter(prefix="/v1/postmortems", tags=["postmortems"])
 IfMatch = Annotated[
@@ -66,9 +65,9 @@ def list_postmortems(
         ChainLevel | None, Query(description="The chain walk says this level contributed")
     ] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Incident started at or after")
+        ZonedDateTime | None, Query(description="Incident started at or after")
     ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Incident started before")] = None,
+    until: Annotated[ZonedDateTime | None, Query(description="Incident started before")] = None,
     q: Annotated[
         str | None,
         Query(max_length=200, description="Text in title, summary, impact or incident ref"),

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.action_items.schemas import ActionItemCreate, ActionItemRead
 from app.conditions.schemas import ConditionCreate, ConditionRead, Tags
@@ -14,7 +14,7 @@ from app.timeline.schemas import (
     TimelineEntryCreate,
     TimelineEntryRead,
 )
-from app.validation import LongText, Slug, Url
+from app.validation import LongText, Slug, Url, ZonedDateTime
 
 IncidentRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -133,11 +133,11 @@ class PostmortemCreate(BaseModel):
     )
     incident_url: Url | None = None
     severity: Severity
-    started_at: AwareDatetime
-    detected_at: AwareDatetime | None = None
-    mitigated_at: AwareDatetime | None = None
-    resolved_at: AwareDatetime | None = None
-    review_held_at: AwareDatetime | None = None
+    started_at: ZonedDateTime
+    detected_at: ZonedDateTime | None = None
+    mitigated_at: ZonedDateTime | None = None
+    resolved_at: ZonedDateTime | None = None
+    review_held_at: ZonedDateTime | None = None
     summary: LongText = ""
     user_impact: LongText = ""
     services: Services = []
@@ -168,11 +168,11 @@ class PostmortemUpdate(BaseModel):
     incident_ref: IncidentRef | None = None
     incident_url: Url | None = None
     severity: Severity | None = None
-    started_at: AwareDatetime | None = None
-    detected_at: AwareDatetime | None = None
-    mitigated_at: AwareDatetime | None = None
-    resolved_at: AwareDatetime | None = None
-    review_held_at: AwareDatetime | None = None
+    started_at: ZonedDateTime | None = None
+    detected_at: ZonedDateTime | None = None
+    mitigated_at: ZonedDateTime | None = None
+    resolved_at: ZonedDateTime | None = None
+    review_held_at: ZonedDateTime | None = None
     summary: LongText | None = None
     user_impact: LongText | None = None
     services: Services | None = None

@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from app.timeline.schemas import (
     TimelineImportRead,
     TimelineList,
 )
-from app.validation import Limit, Name
+from app.validation import IsoDate, Limit, Name
 
 router = APIRouter(prefix="/v1/postmortems/{postmortem_id}", tags=["timeline"])
 
@@ -120,7 +120,7 @@ def import_timeline(
         str, Query(max_length=64, description="IANA zone the `lines` times are in")
     ] = "UTC",
     on: Annotated[
-        date | None,
+        IsoDate | None,
         Query(alias="date", description="Day of the `lines` times; default the incident's start"),
     ] = None,
     default_author: Annotated[

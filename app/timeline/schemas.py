@@ -3,10 +3,10 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.enums import DecisionKind, TimelineKind
-from app.validation import LongText, Name, NonBlankText
+from app.validation import LongText, Name, NonBlankText, ZonedDateTime
 
 
 class TimelineSource(StrEnum):
@@ -25,7 +25,7 @@ def _not_after_receipt(value: datetime) -> datetime:
 
 
 WrittenAt = Annotated[
-    AwareDatetime,
+    ZonedDateTime,
     AfterValidator(_not_after_receipt),
     Field(
         description="When the note was written (the chat message or note it came from); never "
@@ -36,7 +36,7 @@ WrittenAt = Annotated[
 
 class TimelineEntryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: AwareDatetime
+    at: ZonedDateTime
     author: Name
     kind: TimelineKind
     text: NonBlankText
@@ -45,7 +45,7 @@ class TimelineEntryCreate(BaseModel):
 
 class TimelineEntryUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: AwareDatetime | None = None
+    at: ZonedDateTime | None = None
     author: Name | None = None
     kind: TimelineKind | None = None
     text: NonBlankText | None = None
@@ -110,7 +110,7 @@ class TimelineImportRead(BaseModel):
 
 class DecisionPointCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: AwareDatetime
+    at: ZonedDateTime
     responder: Name
     decision_kind: DecisionKind
     decision: LongText = ""
@@ -121,7 +121,7 @@ class DecisionPointCreate(BaseModel):
 
 class DecisionPointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at: AwareDatetime | None = None
+    at: ZonedDateTime | None = None
     responder: Name | None = None
     decision_kind: DecisionKind | None = None
     decision: LongText | None = None
