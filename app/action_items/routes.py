@@ -34,7 +34,7 @@ IfMatch = Annotated[
 @router.get("", response_model=ActionItemList)
 def list_action_items(
     session: SessionDep,
-    _: Reader,
+    caller: Reader,
     status: ActionItemStatus | None = None,
     owner: Annotated[str | None, Query(description="Owner's handle")] = None,
     team: Annotated[str | None, Query(description="Slug of the postmortem's team")] = None,
@@ -55,6 +55,7 @@ def list_action_items(
         committed=committed,
         cursor=cursor,
         limit=limit,
+        caller=caller,
     )
     return ActionItemList(
         items=action_items_service.to_read(session, items), next_cursor=next_cursor
@@ -77,8 +78,8 @@ def update_action_item(
     data: ActionItemUpdate,
     session: SessionDep,
     caller: Writer,
-    response: Response,
     settings: SettingsDep,
+    response: Response,
     if_match: IfMatch = None,
 ) -> ActionItemChecked:
     """Change an action item's content; every change is recorded in its history. On a published

@@ -20,6 +20,7 @@ from app.action_items.schemas import (
     VerifyRequest,
 )
 from app.action_items.state import UNFINISHED, Cause, Source, transition
+from app.auth import boundary
 from app.auth.service import Caller
 from app.concurrency import check_if_match
 from app.db import utcnow
@@ -286,8 +287,11 @@ def list_items(
     committed: bool | None,
     cursor: str | None,
     limit: int,
+    caller: Caller | None = None,
 ) -> tuple[list[ActionItem], str | None]:
-    query: SelectOfScalar[ActionItem] = select(ActionItem)
+    query: SelectOfScalar[ActionItem] = select(ActionItem).where(
+        boundary.postmortem_ids_where(caller, ActionItem.postmortem_id)
+    )
     if status is not None:
         query = query.where(ActionItem.status == status.value)
     if owner is not None:

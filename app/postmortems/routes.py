@@ -55,7 +55,7 @@ def create_postmortem(
 @router.get("", response_model=PostmortemList)
 def list_postmortems(
     session: SessionDep,
-    _: Reader,
+    caller: Reader,
     team: str | None = None,
     service: str | None = None,
     severity: Severity | None = None,
@@ -91,6 +91,7 @@ def list_postmortems(
         cursor=cursor,
         limit=limit,
         chain_level=chain_level.value if chain_level else None,
+        caller=caller,
     )
     return PostmortemList(items=postmortems_service.to_read(session, rows), next_cursor=next_cursor)
 
@@ -172,11 +173,12 @@ def record_read(
 def related_postmortems(
     postmortem_id: UUID,
     session: SessionDep,
-    _: Reader,
+    caller: Reader,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> RelatedList:
     """Earlier postmortems sharing services, tags or words with this one, closest first."""
-    return related.find(session, postmortems_service.get(session, postmortem_id), limit)
+    postmortem = postmortems_service.get(session, postmortem_id)
+    return related.find(session, postmortem, limit, caller)
 
 
 @router.get(

@@ -142,6 +142,11 @@ class PostmortemCreate(BaseModel):
     user_impact: LongText = ""
     services: Services = []
     team: Slug | None = None
+    restricted: bool = Field(
+        False,
+        description="Visible only to its team's tokens and to admins; left out of other "
+        "callers' lists, patterns, related postmortems and the wall",
+    )
     tags: Tags = []
     links: Annotated[list[Link], Field(max_length=50)] = []
     chain_walk: ChainWalk = ChainWalk()
@@ -177,6 +182,9 @@ class PostmortemUpdate(BaseModel):
     user_impact: LongText | None = None
     services: Services | None = None
     team: Slug | None = None
+    restricted: bool | None = Field(
+        None, description="Visible only to its team's tokens and to admins"
+    )
     tags: Tags | None = None
     links: Annotated[list[Link], Field(max_length=50)] | None = None
     chain_walk: ChainWalk | None = None
@@ -218,6 +226,7 @@ class PostmortemRead(BaseModel):
     summary: str
     user_impact: str
     team: str | None
+    restricted: bool = Field(description="Visible only to its team's tokens and to admins")
     services: list[str]
     tags: list[str]
     started_at: datetime

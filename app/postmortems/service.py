@@ -12,6 +12,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.action_items import service as action_items_service
 from app.action_items.models import ActionItem
+from app.auth import boundary
 from app.auth.service import Caller
 from app.checks import service as checks_service
 from app.checks import waivers as check_waivers
@@ -54,6 +55,7 @@ SCALAR_FIELDS = (
     "review_held_at",
     "summary",
     "user_impact",
+    "restricted",
 )
 
 
@@ -88,6 +90,7 @@ def create(
     than `max_timeline_entries` is refused (409)."""
     _ensure_incident_free(session, data.incident_ref, "body.incident_ref")
     team = resolve_team(session, data.team, "body.team")
+    boundary.require_team(caller, team, "body.team")
     postmortem = Postmortem(
         **data.model_dump(include=set(SCALAR_FIELDS)),
         team_id=team.id if team else None,
@@ -104,7 +107,7 @@ def create(
     )
     _set_names(session, postmortem.id, PostmortemService, data.services)
     _set_names(session, postmortem.id, PostmortemTag, data.tags)
-    _set_recurrences(session, postmortem, data.recurrence_of)
+    _set_recurrences(session, postmortem, data.recurrence_of, caller)
     if max_timeline_entries is not None:
         timeline_service.ensure_room(session, postmortem, len(data.timeline), max_timeline_entries)
     for entry in data.timeline:
@@ -133,15 +136,18 @@ def _set_names(
     session.flush()
 
 
-def _set_recurrences(session: Session, postmortem: Postmortem, earlier_ids: list[UUID]) -> None:
-    """Link to the earlier incidents this one repeats; each must exist and have started first."""
+def _set_recurrences(
+    session: Session, postmortem: Postmortem, earlier_ids: list[UUID], caller: Caller
+) -> None:
+    """Link to the earlier incidents this one repeats; each must exist, be visible to the
+    caller and have started first."""
     session.execute(
         delete(PostmortemRecurrence).where(col(PostmortemRecurrence.postmortem_id) == postmortem.id)
     )
     for index, earlier_id in enumerate(dict.fromkeys(earlier_ids)):
         earlier = session.get(Postmortem, earlier_id)
         path = f"body.recurrence_of[{index}]"
-        if earlier is None or earlier.id == postmortem.id:
+        if earlier is None or earlier.id == postmortem.id or not boundary.can_see(caller, earlier):
             raise InvalidInput(
                 f"recurrence_of[{index}] must name another existing postmortem",
                 errors=[field_error(path, f"no other postmortem with id {earlier_id}")],
@@ -178,6 +184,7 @@ def update(
         "review",
         "summary",
         "user_impact",
+        "restricted",
     ):
         if name in fields and getattr(data, name) is None:
             raise InvalidInput(
@@ -212,6 +219,7 @@ def update(
             setattr(postmortem, name, getattr(data, name))
     if "team" in fields:
         team = resolve_team(session, data.team, "body.team")
+        boundary.require_team(caller, team, "body.team")
         postmortem.team_id = team.id if team else None
     if "links" in fields:
         postmortem.links = [link.model_dump(mode="json") for link in data.links or []]
@@ -224,7 +232,7 @@ def update(
     if "tags" in fields:
         _set_names(session, postmortem.id, PostmortemTag, data.tags or [])
     if "recurrence_of" in fields:
-        _set_recurrences(session, postmortem, data.recurrence_of or [])
+        _set_recurrences(session, postmortem, data.recurrence_of or [], caller)
     if "status" in fields and data.status is not None and data.status != postmortem.status:
         if postmortem.status not in (PostmortemStatus.DRAFT, PostmortemStatus.IN_REVIEW):
             raise Conflict(f"A {postmortem.status} postmortem cannot go back to {data.status}")
@@ -284,8 +292,9 @@ def list_postmortems(
     cursor: str | None,
     limit: int,
     chain_level: str | None = None,
+    caller: Caller | None = None,
 ) -> tuple[list[Postmortem], str | None]:
-    query: SelectOfScalar[Postmortem] = select(Postmortem)
+    query: SelectOfScalar[Postmortem] = select(Postmortem).where(boundary.postmortems_where(caller))
     if team is not None:
         query = query.join(Team, col(Team.id) == Postmortem.team_id).where(Team.slug == team)
     if service is not None:
