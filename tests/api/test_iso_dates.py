@@ -21,9 +21,7 @@ def problem_paths(response: Any) -> list[str]:
 
 @pytest.mark.parametrize("value", NOT_TIMES)
 def test_a_number_as_since_is_refused(client: TestClient, value: str) -> None:
-    assert problem_paths(client.get("/v1/postmortems", params={"since": value})) == [
-        "query.since"
-    ]
+    assert problem_paths(client.get("/v1/postmortems", params={"since": value})) == ["query.since"]
     paths = problem_paths(client.get("/v1/dashboard/summary", params={"until": value}))
     assert paths == ["query.until"]
 
