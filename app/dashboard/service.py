@@ -6,12 +6,21 @@ has none, fetches the one column of durations and takes the median in Python).
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    literal_column,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -159,14 +168,30 @@ def _medians(
             ).where(*where)
         ).one()
         return [float(v) if v is not None else None for v in row]
-    rows = session.execute(
-        select(*[case((and_(true(), *c), e), else_=None) for e, c in columns]).where(*where)
-    ).all()
-    medians: list[float | None] = []
-    for index in range(len(columns)):
-        values = [row[index] for row in rows if row[index] is not None]
-        medians.append(float(statistics.median(values)) if values else None)
-    return medians
+    return [_sqlite_median(session, e, [*where, *c]) for e, c in columns]
+
+
+def _sqlite_median(
+    session: Session, expression: Any, where: list[ColumnElement[bool]]
+) -> float | None:
+    """SQLite has no percentile: sort the values in SQL and read the middle one or two, so only
+    they come back rather than every value of the period."""
+    values = (
+        select(expression.label("value"))
+        .where(*where, expression.is_not(None))
+        .cte("median_values")
+        .prefix_with("MATERIALIZED")
+    )
+    count = select(func.count()).select_from(values).scalar_subquery()
+    middle = (
+        select(values.c.value)
+        .order_by(values.c.value)
+        .limit(literal_column("2") - count % 2)
+        .offset((count - 1) // 2)
+        .subquery()
+    )
+    found = session.execute(select(func.avg(middle.c.value))).scalar()
+    return float(found) if found is not None else None
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -285,14 +310,17 @@ def summary(
 def _published_with_waivers(
     session: Session, in_period: list[ColumnElement[bool]]
 ) -> PublishedWithWaivers:
+    # Waivers are few and postmortems many: read the waivers and look up each one's postmortem,
+    # rather than probe the waivers once per postmortem of the period.
+    waived_postmortem = exists().where(
+        col(Postmortem.id) == CheckWaiver.postmortem_id,
+        *in_period,
+        col(Postmortem.published_at).is_not(None),
+    )
     postmortems, waivers = session.execute(
-        select(func.count(func.distinct(col(CheckWaiver.postmortem_id))), func.count())
-        .select_from(CheckWaiver)
-        .join(Postmortem, col(Postmortem.id) == CheckWaiver.postmortem_id)
-        .where(
-            *in_period,
-            col(Postmortem.published_at).is_not(None),
+        select(func.count(func.distinct(col(CheckWaiver.postmortem_id))), func.count()).where(
             col(CheckWaiver.applied_at_publish) == True,  # noqa: E712
+            waived_postmortem,
         )
     ).one()
     return PublishedWithWaivers(postmortems=int(postmortems), waivers=int(waivers))
