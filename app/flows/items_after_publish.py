@@ -54,6 +54,10 @@ LIVE = frozenset({PostmortemStatus.PUBLISHED.value, PostmortemStatus.COMPLETE.va
 # Findings on the list of items as a whole (max-committed-items, committed-item-present).
 ITEMS_PATH = "action_items"
 _FIELD = re.compile(r"^action_items\[\d+\]\.(?P<field>[A-Za-z_]\w*)")
+# Rules whose findings are on the postmortem (its links, timeline, review times), never on an
+# item, left out when only items are judged: runbook-link reads every timeline entry and takes
+# seconds on a timeline of a few thousand entries. GET .../checks still runs every rule.
+NEVER_ON_ITEMS = ("runbook-link", "timeline-reconstructed", "review-lag")
 
 
 def is_live(postmortem: Postmortem) -> bool:
@@ -69,6 +73,14 @@ def findings_on(report: CheckReport, index: int, *, committed: bool = True) -> l
         for f in report.findings
         if check_waivers.item_index(f.path) == index or (committed and f.path == ITEMS_PATH)
     ]
+
+
+def item_report(session: Session, postmortem: Postmortem, policy: CheckPolicy) -> CheckReport:
+    """The checks as they bear on items: every rule but those in NEVER_ON_ITEMS."""
+    disabled = [*policy.disabled_rules, *NEVER_ON_ITEMS]
+    return checks_service.run(
+        session, postmortem, policy.model_copy(update={"disabled_rules": disabled})
+    )
 
 
 def blocking(findings: list[Finding]) -> list[Finding]:
@@ -88,7 +100,7 @@ def add(
     item = action_items_service.create(session, postmortem, data, caller)
     if not is_live(postmortem):
         return _read(session, item, None)
-    report = checks_service.run(session, postmortem, policy)
+    report = item_report(session, postmortem, policy)
     findings = findings_on(
         report, _index(session, postmortem.id, item.id), committed=item.committed
     )
@@ -122,13 +134,13 @@ def update(
     guarded = item.status != ActionItemStatus.DRAFT.value
     before: set[tuple[str, str]] = set()
     if guarded:
-        earlier = checks_service.run(session, postmortem, policy)
+        earlier = item_report(session, postmortem, policy)
         before = {(f.rule, f.path) for f in blocking(findings_on(earlier, index))}
     content = _content(item)
     was_committed = item.committed
 
     item = action_items_service.update(session, item_id, data, caller, if_match=if_match)
-    report = checks_service.run(session, postmortem, policy)
+    report = item_report(session, postmortem, policy)
     findings = findings_on(report, index, committed=item.committed)
     if guarded:
         changed = {name for name, value in _content(item).items() if content[name] != value}

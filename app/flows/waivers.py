@@ -128,7 +128,7 @@ def waive(
         items_after_publish.open_cleared(
             session,
             postmortem,
-            checks_service.run(session, postmortem, policy),
+            items_after_publish.item_report(session, postmortem, policy),
             caller,
             trigger=f"finding '{data.rule}' at '{data.path}' waived",
         )
