@@ -60,24 +60,29 @@ def serve(
 @app.command()
 def worker(
     threads: Annotated[
-        int, typer.Option(min=1, max=32, help="Jobs run at once in this process")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Jobs run at once in this process (default FOLLOWTHROUGH_SYNC__RUNNERS, 8); "
+            "each integration's max_concurrency still caps its own",
+        ),
+    ] = None,
 ) -> None:
     """Run sync workers without the API (scale-out on PostgreSQL: run as many as you like)."""
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
-    workers = [Worker(engine, settings, name=None) for _ in range(threads)]
-    runners = [threading.Thread(target=w.run_forever, daemon=True) for w in workers]
-    for runner in runners:
-        runner.start()
-    typer.echo(f"{threads} sync worker thread(s) running; Ctrl-C to stop.")
+    sync_worker = Worker(engine, settings)
+    runners = threads or settings.sync.runners
+    main = threading.Thread(target=sync_worker.run_forever, args=(runners,), daemon=True)
+    main.start()
+    typer.echo(f"{runners} sync runner thread(s) running; Ctrl-C to stop.")
     try:
-        for runner in runners:
-            while runner.is_alive():
-                runner.join(timeout=1)
+        while main.is_alive():
+            main.join(timeout=1)
     except KeyboardInterrupt:
-        for w in workers:
-            w.stop()
+        sync_worker.stop()
+        main.join(timeout=settings.sync.lease_seconds)
 
 
 @app.command()

@@ -21,6 +21,7 @@ from app.db import session_scope
 from app.integrations.models import Integration
 from app.people.models import Team
 from app.postmortems.models import Postmortem
+from app.sync.budget import WAITING_PREFIX as BUDGET_WAITING
 from app.sync.models import Job
 from app.webhooks.models import WebhookDelivery
 
@@ -36,6 +37,12 @@ SYNC_LATENCY = Histogram(
 RECONCILIATION_DRIFT = Counter(
     "followthrough_reconciliation_drift",
     "Differences between trackers and the service found by reconciliation",
+    registry=PROCESS_REGISTRY,
+)
+SYNC_BUDGET_WAITS = Counter(
+    "followthrough_sync_budget_waits",
+    "Outbound jobs held back because their tracker's write budget was spent",
+    ["integration"],
     registry=PROCESS_REGISTRY,
 )
 
@@ -79,6 +86,11 @@ class DatabaseCollector(Collector):
             "followthrough_webhook_deliveries",
             "Webhook deliveries received",
             labels=["integration", "outcome"],
+        )
+        waiting = GaugeMetricFamily(
+            "followthrough_sync_jobs_waiting_for_budget",
+            "Outbound jobs held until their tracker's write budget frees a slot",
+            labels=["integration"],
         )
         team = func.coalesce(Team.slug, "none")
         with session_scope(self.engine, read_only=True) as session:
@@ -124,7 +136,19 @@ class DatabaseCollector(Collector):
                 .group_by(col(Integration.name), col(WebhookDelivery.outcome))
             ):
                 deliveries.add_metric([name, outcome], count)
-        return [items, overdue, oldest, postmortems, jobs, deliveries]
+            for name, count in session.execute(
+                select(col(Integration.name), func.count())
+                .select_from(Job)
+                .join(Integration, col(Integration.id) == Job.integration_id)
+                .where(
+                    col(Job.status) == "pending",
+                    col(Job.available_at) > now,
+                    col(Job.last_error).startswith(BUDGET_WAITING),
+                )
+                .group_by(col(Integration.name))
+            ):
+                waiting.add_metric([name], count)
+        return [items, overdue, oldest, postmortems, jobs, deliveries, waiting]
 
 
 class _TeamView:

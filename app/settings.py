@@ -485,6 +485,13 @@ class SyncPolicy(BaseModel):
     resend_window_seconds: float | None = Field(None, ge=0)
     # How often each worker reads open tickets back from the trackers; 0 turns it off.
     reconcile_interval_seconds: float = Field(300.0, ge=0)
+    # Jobs one worker process runs at once (threads that each claim and run); each
+    # integration's max_concurrency still caps the jobs running against it.
+    runners: int = Field(8, ge=1, le=64)
+    # Replace every tracker's declared write budget (GitHub: 500 an hour, 80 a minute), e.g. to
+    # stay further below it when other tools share the token.
+    write_budget_per_hour: int | None = Field(None, ge=1)
+    write_budget_per_minute: int | None = Field(None, ge=1)
 
 
 class EgressSettings(BaseModel):

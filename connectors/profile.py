@@ -70,6 +70,17 @@ class WebhookProfile:
 
 
 @dataclass(frozen=True)
+class WriteLimits:
+    """How a tracker asks its writes (creates, edits, comments) to be paced, per workspace."""
+
+    # One write at a time: the service runs at most one outbound job against it at once.
+    serial: bool = False
+    # Writes allowed in any rolling minute and hour; None where the tracker sets no such cap.
+    per_minute: int | None = None
+    per_hour: int | None = None
+
+
+@dataclass(frozen=True)
 class TrackerProfile:
     """One tracker's facts, as `app/` reads them."""
 
@@ -84,6 +95,8 @@ class TrackerProfile:
     # How long a create whose answer never came may still land (on top of the client timeout
     # the service adds itself).
     resend_window: timedelta
+    # Write pacing the tracker documents; None when it documents none beyond its 429s.
+    write_limits: WriteLimits | None = None
 
     def __post_init__(self) -> None:
         if not self.credentials:

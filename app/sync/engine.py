@@ -10,6 +10,7 @@ the tracker's own longer window) nothing is created at all.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -74,14 +75,17 @@ class ConnectorCache:
         self.box = box
         self.egress = egress
         self._cache: dict[UUID, tuple[object, Connector]] = {}
+        # The worker's runner threads share it: one connector per integration, not one each.
+        self._lock = threading.Lock()
 
     def get(self, integration: Integration) -> Connector:
-        cached = self._cache.get(integration.id)
-        if cached is not None and cached[0] == integration.updated_at:
-            return cached[1]
-        connector = integrations_service.connector_for(integration, self.box, self.egress)
-        self._cache[integration.id] = (integration.updated_at, connector)
-        return connector
+        with self._lock:
+            cached = self._cache.get(integration.id)
+            if cached is not None and cached[0] == integration.updated_at:
+                return cached[1]
+            connector = integrations_service.connector_for(integration, self.box, self.egress)
+            self._cache[integration.id] = (integration.updated_at, connector)
+            return connector
 
 
 def _wants_ticket(item: ActionItem | None) -> bool:

@@ -5,6 +5,13 @@ never wait for an integration's rate-limit pause or concurrency cap, which pace 
 outbound lane (tracker calls). Leasing is safe with any number of workers and API replicas on
 one PostgreSQL (row locks with SKIP LOCKED); on SQLite, BEGIN IMMEDIATE serialises the claim
 instead. A job whose worker died is taken over when its lease runs out.
+
+One worker process runs `runners` threads (FOLLOWTHROUGH_SYNC__RUNNERS, or `followthrough worker
+--threads`) that each claim one job and run it, so an integration gets as many jobs at once as
+its `max_concurrency` allows. Claiming an outbound job locks its integration's row, so the count
+of its running jobs, its pause and its write budget (app/sync/budget.py) are read and spent by
+one claimer at a time across every process. Runners wait for a wake-up (app/sync/wakeup.py)
+when nothing is due, with the poll interval as the fallback.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import random
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
@@ -26,8 +33,9 @@ from app.crypto import SecretBox
 from app.db import session_scope, utcnow
 from app.idempotency import store as idempotency_store
 from app.integrations.models import Integration
-from app.metrics import SYNC_LATENCY
+from app.metrics import SYNC_BUDGET_WAITS, SYNC_LATENCY
 from app.settings import Settings, SyncPolicy
+from app.sync import budget, wakeup
 from app.sync import engine as sync_engine
 from app.sync.handlers import handler_for
 from app.sync.jobs import OUTBOUND
@@ -49,40 +57,95 @@ def backoff_seconds(attempts: int, policy: SyncPolicy, retry_after: float | None
 
 
 class Worker:
-    def __init__(self, db: Engine, settings: Settings, *, name: str | None = None) -> None:
+    """The sync worker of one process: `run_forever` runs the runner threads and the periodic
+    housekeeping; `run_once` claims and runs in the caller's thread (tests, tools)."""
+
+    def __init__(
+        self,
+        db: Engine,
+        settings: Settings,
+        *,
+        name: str | None = None,
+        wake: wakeup.Wakeup | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.connectors = sync_engine.ConnectorCache(
             SecretBox(settings.resolved_secret_key()), settings.egress
         )
+        self.wakeup = wake or wakeup.LOCAL
+        # Set once this worker listens for PostgreSQL notifications (or at once on SQLite).
+        self.listening = threading.Event()
         self._stop = threading.Event()
 
     # -- claiming --------------------------------------------------------------------------
 
-    def claim(self, limit: int = 1) -> list[Job]:
-        """Lease up to `limit` due jobs, respecting each integration's pause and concurrency."""
+    def claim(self, limit: int = 1, *, owner: str | None = None) -> list[Job]:
+        """Lease up to `limit` due jobs, respecting each integration's pause, concurrency and
+        write budget."""
+        return self._claim(limit, owner or self.name)[0]
+
+    def _claim(self, limit: int, owner: str) -> tuple[list[Job], datetime | None]:
+        """The leased jobs, and when the soonest job held back by write spacing may go."""
         now = utcnow()
         policy = self.settings.sync
         with session_scope(self.db) as session:
-            due = session.exec(
-                select(Job)
-                .where(
+            integrations = {i.id: i for i in session.exec(select(Integration)).all()}
+            pacing = {i.id: budget.pacing_for(i, policy) for i in integrations.values()}
+            busy = self._busy_by_integration(session, now)
+            # Outbound jobs of these integrations cannot be claimed now; leave them unlocked.
+            blocked = [
+                i.id
+                for i in integrations.values()
+                if (i.paused_until is not None and i.paused_until > now)
+                or busy.get(i.id, 0) >= budget.concurrency(i, pacing[i.id])
+            ]
+            query = select(Job).where(
+                or_(
+                    (col(Job.status) == "pending") & (col(Job.available_at) <= now),
+                    (col(Job.status) == "leased") & (col(Job.leased_until) < now),
+                )
+            )
+            if blocked:
+                query = query.where(
                     or_(
-                        (col(Job.status) == "pending") & (col(Job.available_at) <= now),
-                        (col(Job.status) == "leased") & (col(Job.leased_until) < now),
+                        col(Job.lane) != OUTBOUND,
+                        col(Job.integration_id).is_(None),
+                        col(Job.integration_id).not_in(blocked),
                     )
                 )
+            due = session.exec(
                 # "inbound" sorts before "outbound": deliveries are applied first.
-                .order_by(col(Job.lane), col(Job.available_at))
+                query.order_by(col(Job.lane), col(Job.available_at))
                 .limit(limit * 10)
                 .with_for_update(skip_locked=True)
             ).all()
             if not due:
-                return []
-            busy = self._busy_by_integration(session, now)
-            integrations = {i.id: i for i in session.exec(select(Integration)).all()}
+                return [], None
+            paced = sorted(
+                {
+                    e.integration_id
+                    for e in due
+                    if e.lane == OUTBOUND and e.integration_id in integrations
+                },
+                key=str,
+            )
+            if paced:
+                # One claimer per integration at a time, so that what it counts stays true
+                # until it commits (SQLite's BEGIN IMMEDIATE already serialises claims).
+                locked = session.exec(
+                    select(Integration)
+                    .where(col(Integration.id).in_(paced))
+                    .order_by(col(Integration.id))
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                ).all()
+                integrations.update({i.id: i for i in locked})
+                busy = self._busy_by_integration(session, now)
+            holds: dict[UUID, budget.Hold | None] = {}
             claimed: list[Job] = []
+            soonest: datetime | None = None
             for entry in due:
                 integration = (
                     integrations.get(entry.integration_id) if entry.integration_id else None
@@ -90,18 +153,63 @@ class Worker:
                 if integration is not None and entry.lane == OUTBOUND:
                     if integration.paused_until is not None and integration.paused_until > now:
                         continue
-                    if busy.get(integration.id, 0) >= integration.max_concurrency:
+                    cap = budget.concurrency(integration, pacing[integration.id])
+                    if busy.get(integration.id, 0) >= cap:
+                        continue
+                    held = self._hold(session, integration, pacing[integration.id], holds, now)
+                    if held is not None:
+                        if held.spent is None:
+                            soonest = held.until if soonest is None else min(soonest, held.until)
+                        else:
+                            self._wait_for_budget(session, entry, integration, held)
                         continue
                     busy[integration.id] = busy.get(integration.id, 0) + 1
+                    if pacing[integration.id] is not None:
+                        # The next claim must see this write in the window.
+                        holds.pop(integration.id, None)
                 entry.status = "leased"
                 entry.leased_until = now + timedelta(seconds=policy.lease_seconds)
-                entry.lease_owner = self.name
+                entry.lease_owner = owner
                 entry.updated_at = now
                 session.add(entry)
+                session.flush()
                 claimed.append(entry)
                 if len(claimed) >= limit:
                     break
-            return claimed
+            return claimed, soonest
+
+    @staticmethod
+    def _hold(
+        session: Session,
+        integration: Integration,
+        pacing: budget.Pacing | None,
+        holds: dict[UUID, budget.Hold | None],
+        now: datetime,
+    ) -> budget.Hold | None:
+        if pacing is None:
+            return None
+        if integration.id not in holds:
+            holds[integration.id] = budget.hold(session, integration.id, pacing, now)
+        return holds[integration.id]
+
+    @staticmethod
+    def _wait_for_budget(
+        session: Session, entry: Job, integration: Integration, held: budget.Hold
+    ) -> None:
+        """Hold the job until the budget frees a slot, and say so on the job and its item."""
+        message = budget.waiting_message(integration.name, held)
+        entry.status = "pending"
+        entry.available_at = held.until
+        entry.last_error = message
+        if entry.lease_owner is None:
+            # A job that ran before keeps its time: it counts in the budget's window by it.
+            entry.updated_at = utcnow()
+        session.add(entry)
+        item = session.get(ActionItem, entry.action_item_id) if entry.action_item_id else None
+        if item is not None:
+            links.note_waiting(session, item, message)
+        SYNC_BUDGET_WAITS.labels(integration.name).inc()
+        logger.info("%s job %s waits for the write budget: %s", entry.kind, entry.id, message)
 
     @staticmethod
     def _busy_by_integration(session: Session, now: object) -> dict[UUID, int]:
@@ -121,7 +229,7 @@ class Worker:
     # -- running ---------------------------------------------------------------------------
 
     def run_once(self, limit: int = 1) -> int:
-        """Claim and run what is due now; returns how many jobs ran."""
+        """Claim and run what is due now, one job after another; returns how many jobs ran."""
         entries = self.claim(limit)
         for entry in entries:
             self._run(entry)
@@ -163,7 +271,7 @@ class Worker:
     def _finish(self, entry: Job) -> None:
         with session_scope(self.db) as session:
             row = session.get(Job, entry.id, with_for_update=True)
-            if row is None or row.lease_owner != self.name:
+            if row is None or row.lease_owner != entry.lease_owner:
                 return
             row.status = "done"
             row.leased_until = None
@@ -174,7 +282,7 @@ class Worker:
     def _later(self, entry: Job, seconds: float) -> None:
         with session_scope(self.db) as session:
             row = session.get(Job, entry.id, with_for_update=True)
-            if row is None or row.lease_owner != self.name:
+            if row is None or row.lease_owner != entry.lease_owner:
                 return
             row.status = "pending"
             row.available_at = utcnow() + timedelta(seconds=seconds)
@@ -188,7 +296,7 @@ class Worker:
         policy = self.settings.sync
         with session_scope(self.db) as session:
             row = session.get(Job, entry.id, with_for_update=True)
-            if row is None or row.lease_owner != self.name:
+            if row is None or row.lease_owner != entry.lease_owner:
                 return
             row.attempts += 1
             row.last_error = message
@@ -221,15 +329,60 @@ class Worker:
 
     # -- loop ------------------------------------------------------------------------------
 
-    def run_forever(self) -> None:
-        logger.info("sync worker %s started", self.name)
+    def run_forever(self, runners: int | None = None) -> None:
+        """Run `runners` (default FOLLOWTHROUGH_SYNC__RUNNERS) claiming threads, listen for
+        new jobs on PostgreSQL, and do the periodic housekeeping here until `stop()`."""
+        count = runners or self.settings.sync.runners
+        logger.info("sync worker %s started with %d runner(s)", self.name, count)
+        threads = [
+            threading.Thread(
+                target=self._runner, args=(f"{self.name}/{n}",), name=f"sync-runner-{n}"
+            )
+            for n in range(count)
+        ]
+        if self.db.dialect.name == "postgresql":
+            threads.append(threading.Thread(target=self._listen, name="sync-listener", daemon=True))
+        else:
+            self.listening.set()
+        for thread in threads:
+            thread.daemon = True
+            thread.start()
+        self._housekeeping()
+        self.wakeup.notify()
+        for thread in threads:
+            thread.join(timeout=self.settings.sync.lease_seconds)
+
+    def _listen(self) -> None:
+        poll = self.settings.sync.poll_seconds
+        wakeup.listen(self.db, self.wakeup, self._stop, poll, listening=self.listening)
+
+    def _runner(self, owner: str) -> None:
+        """Claim one job, run it, again; wait for a wake-up (or the poll) when none is due."""
+        poll = self.settings.sync.poll_seconds
+        while not self._stop.is_set():
+            seen = self.wakeup.generation
+            soonest: datetime | None = None
+            try:
+                entries, soonest = self._claim(1, owner)
+                for entry in entries:
+                    self._run(entry)
+            except Exception:
+                logger.exception("sync runner %s failed; retrying", owner)
+                entries = []
+            if entries or self._stop.is_set():
+                continue
+            wait = poll
+            if soonest is not None:
+                wait = min(wait, max((soonest - utcnow()).total_seconds(), 0.01))
+            self.wakeup.wait(seen, wait)
+
+    def _housekeeping(self) -> None:
         interval = self.settings.sync.reconcile_interval_seconds
         next_reconcile = time.monotonic() + interval
         limits = self.settings.limits
         next_purge = time.monotonic()
         while not self._stop.is_set():
             try:
-                ran = self.run_once(limit=1)
                 if interval and time.monotonic() >= next_reconcile:
                     next_reconcile = time.monotonic() + interval
                     reconcile(self.db, self.connectors)
@@ -240,16 +393,17 @@ class Worker:
                         self.db, timedelta(hours=limits.idempotency_key_hours)
                     )
             except Exception:
-                logger.exception("sync worker iteration failed; retrying")
-                ran = 0
-            if not ran:
-                self._stop.wait(self.settings.sync.poll_seconds)
+                logger.exception("sync worker housekeeping failed; retrying")
+            due = [next_purge] + ([next_reconcile] if interval else [])
+            self._stop.wait(max(min(due) - time.monotonic(), 0.05))
 
     def stop(self) -> None:
         self._stop.set()
+        self.wakeup.notify()
 
 
 def start_in_background(db: Engine, settings: Settings) -> Worker:
+    """The worker inside the API process (the default single-process set-up)."""
     worker = Worker(db, settings)
     threading.Thread(target=worker.run_forever, name="sync-worker", daemon=True).start()
     return worker

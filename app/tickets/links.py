@@ -55,3 +55,12 @@ def note_retrying(session: Session, item: ActionItem, message: str) -> None:
     """A failure that will be retried: the state stays pending, the reason is shown."""
     item.sync_error = message
     session.add(item)
+
+
+def note_waiting(session: Session, item: ActionItem, message: str) -> None:
+    """Held back on purpose (a tracker's write budget is spent): the state stays pending and
+    says until when."""
+    if item.sync_state != SyncState.PENDING:
+        item.sync_state = SyncState.PENDING.value
+    item.sync_error = message
+    session.add(item)

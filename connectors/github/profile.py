@@ -5,7 +5,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import TrackerKind
-from connectors.profile import COMMON_KEPT_HEADERS, TrackerProfile, WebhookProfile
+from connectors.profile import COMMON_KEPT_HEADERS, TrackerProfile, WebhookProfile, WriteLimits
 
 
 class GitHubToken(BaseModel):
@@ -43,4 +43,7 @@ PROFILE = TrackerProfile(
     ),
     # A create either lands or not within the request; no index to wait for.
     resend_window=timedelta(0),
+    # Secondary limits: writes sent serially, at most 80 content-creating requests a minute and
+    # 500 an hour (docs: "Best practices for using the REST API", rate limits for the REST API).
+    write_limits=WriteLimits(serial=True, per_minute=80, per_hour=500),
 )

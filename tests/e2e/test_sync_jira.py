@@ -238,7 +238,8 @@ def test_worker_killed_after_the_tracker_created_the_ticket_makes_no_duplicate(
     # The tracker creates the issue, then holds its answer: the worker is killed in that window.
     fake_jira.inject(Fault("delay_reply", method="POST", path_part="/rest/api/3/issue", delay=30))
     items = publish_items(client, count=3)
-    first = start_worker_process(settings)
+    # One job at a time, so that the killed worker has exactly one create in the air.
+    first = start_worker_process(settings, FOLLOWTHROUGH_SYNC__RUNNERS="1")
     try:
         wait_until(lambda: len(fake_jira.issues) == 1, what="the tracker to create the first issue")
         kill(first)

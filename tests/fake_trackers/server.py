@@ -28,6 +28,9 @@ class Request:
     query: str
     headers: dict[str, str]
     body: bytes
+    # time.monotonic() when the request arrived and when its answer was ready (0.0 until then).
+    started: float = 0.0
+    finished: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -84,6 +87,12 @@ class FakeTrackerServer:
         self.base_url = ""
         # Set by subclasses: (request) -> list of contract violations.
         self.contract: Callable[[Request], list[str]] | None = None
+        # Seconds every request waits before it is handled (a tracker far away), outside the
+        # lock, so that requests overlap as they would on a real tracker.
+        self.latency = 0.0
+        # Requests being served right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -156,8 +165,21 @@ class FakeTrackerServer:
     # -- dispatch --------------------------------------------------------------------------
 
     def _dispatch(self, request: Request) -> tuple[Reply, bool]:
+        request.started = time.monotonic()
         with self.lock:
             self.requests.append(request)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            return self._serve_one(request)
+        finally:
+            request.finished = time.monotonic()
+            with self.lock:
+                self.in_flight -= 1
+
+    def _serve_one(self, request: Request) -> tuple[Reply, bool]:
         if self.contract is not None:
             problems = self.contract(request)
             if problems:
