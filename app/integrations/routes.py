@@ -7,6 +7,7 @@ from app.auth.deps import Admin
 from app.crypto import SecretBox
 from app.db import SessionDep
 from app.integrations import service as integrations_service
+from app.integrations import tracker_calls
 from app.integrations.schemas import (
     IntegrationCreate,
     IntegrationList,
@@ -94,7 +95,7 @@ def test_integration(
     """Call the tracker with the stored credentials and say who they authenticate as, or why not
     (the answer's status and what it means, never what the tracker wrote back).
     409 when the integration has no stored credentials (cleared by a `base_url` change)."""
-    return integrations_service.test_connection(session, integration_id, box, settings.egress)
+    return tracker_calls.test_connection(session, integration_id, box, settings.egress)
 
 
 @router.post("/{integration_id}/webhook", response_model=WebhookSetup)
@@ -116,7 +117,7 @@ def webhook_setup(
     409 when the integration has no stored credentials (cleared by a `base_url` change)."""
     # The answer may carry a secret: no cache keeps a copy.
     response.headers["Cache-Control"] = "no-store"
-    return integrations_service.webhook_setup(
+    return tracker_calls.webhook_setup(
         session,
         integration_id,
         settings.public_url,
