@@ -30,7 +30,7 @@ from app.auth import service as auth_service
 from app.db import session_scope
 from app.enums import Scope
 from app.main import create_app
-from app.settings import EgressSettings, EgressSettings, RequestLimits, Settings, SyncPolicy
+from app.settings import EgressSettings, RequestLimits, Settings, SyncPolicy
 
 # The fake tracker servers' fixtures (fake_github, fake_jira, fake_linear).
 pytest_plugins = [
@@ -43,9 +43,6 @@ PG_ADMIN_DSN = os.environ.get(
     "FOLLOWTHROUGH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 ALL_BACKENDS = ("sqlite", "postgresql")
-# Hosts the tests' services may call: the fake trackers' loopback address and nothing else, so
-# `localhost` and other names for this machine stay refused, as by default.
-TEST_ALLOW_HOSTS = ("127.0.0.1",)
 # Hosts the tests' services may call: the fake trackers' loopback address and nothing else, so
 # `localhost` and other names for this machine stay refused, as by default.
 TEST_ALLOW_HOSTS = ("127.0.0.1",)
@@ -136,8 +133,6 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         # Tests drive the worker themselves (or run it as a separate process).
         sync=SyncPolicy(run_in_api_process=False),
         metrics_cache_seconds=0,
-        # The fake trackers listen on 127.0.0.1, which the egress policy refuses unless named.
-        egress=EgressSettings(allow_hosts=list(TEST_ALLOW_HOSTS)),
         # The fake trackers listen on 127.0.0.1, which the egress policy refuses unless named.
         egress=EgressSettings(allow_hosts=list(TEST_ALLOW_HOSTS)),
         # Every TestClient request comes from one address; the suite's own 401s must not add up
