@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -37,8 +38,9 @@ def test_edit_is_recorded_with_old_and_new_values(client: TestClient) -> None:
     make_person(client, "bob")
     item = make_postmortem(client)["action_items"][0]
     url = f"/v1/action-items/{item['id']}"
+    due = (date.today() + timedelta(days=40)).isoformat()
     response = client.patch(
-        url, json={"owner": "bob", "due_date": "2026-12-24"}, headers={"If-Match": '"1"'}
+        url, json={"owner": "bob", "due_date": due}, headers={"If-Match": '"1"'}
     )
     assert response.status_code == 200, response.text
     assert response.headers["etag"] == '"2"'
@@ -46,7 +48,7 @@ def test_edit_is_recorded_with_old_and_new_values(client: TestClient) -> None:
     assert events[-1]["kind"] == "edited"
     assert events[-1]["changes"] == {
         "owner": ["alice", "bob"],
-        "due_date": [item["due_date"], "2026-12-24"],
+        "due_date": [item["due_date"], due],
     }
     assert events[-1]["actor"] == "token:admin-tests" and events[-1]["source"] == "api"
     assert client.patch(url, json={"title": "x"}, headers={"If-Match": '"1"'}).status_code == 412

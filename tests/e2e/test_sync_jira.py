@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -87,16 +88,17 @@ def test_editing_an_item_updates_its_ticket(
     [item] = publish_items(client)
     worker = worker_for(engine, settings)
     drain(worker)
+    due = (date.today() + timedelta(days=30)).isoformat()
     response = client.patch(
         f"/v1/action-items/{item['id']}",
-        json={"title": "Block config pushes without a canary", "due_date": "2026-12-01"},
+        json={"title": "Block config pushes without a canary", "due_date": due},
     )
     assert response.status_code == 200
     assert response.json()["sync_state"] == "pending"
     assert drain(worker) == 1
     [issue] = fake_jira.issues.values()
     assert issue["fields"]["summary"] == "Block config pushes without a canary"
-    assert issue["fields"]["duedate"] == "2026-12-01"
+    assert issue["fields"]["duedate"] == due
     assert len(fake_jira.requests_to("POST", "/rest/api/3/issue")) == 1
 
 

@@ -3,6 +3,8 @@ with the right assignee, due date, labels and link back, through the real client
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -12,6 +14,9 @@ from tests.factories import action_item_body, make_person, make_postmortem, make
 from tests.fake_trackers.github import TOKEN, FakeGitHub
 from tests.fake_trackers.jira import API_TOKEN, FakeJira
 from tests.fake_trackers.linear import API_KEY, TEAM_ID, FakeLinear
+
+# Due dates ahead of today: publish refuses a date already past.
+DUE = [(date.today() + timedelta(days=n)).isoformat() for n in (10, 11, 12)]
 
 
 def integrate(client: TestClient, body: dict[str, object]) -> None:
@@ -70,13 +75,9 @@ def test_publish_makes_one_ticket_in_each_tracker(
         client,
         team="payments",
         action_items=[
-            action_item_body(title="Gate config pushes on the canary", due_date="2026-12-01"),
-            action_item_body(
-                title="Add a floor to the pool size", tracker="jira", due_date="2026-12-02"
-            ),
-            action_item_body(
-                title="Alert on pool exhaustion", tracker="linear", due_date="2026-12-03"
-            ),
+            action_item_body(title="Gate config pushes on the canary", due_date=DUE[0]),
+            action_item_body(title="Add a floor to the pool size", tracker="jira", due_date=DUE[1]),
+            action_item_body(title="Alert on pool exhaustion", tracker="linear", due_date=DUE[2]),
         ],
     )
     assert client.post(f"/v1/postmortems/{pm['id']}/publish").status_code == 200
@@ -86,13 +87,13 @@ def test_publish_makes_one_ticket_in_each_tracker(
     [gh] = fake_github.issues.values()
     assert gh["title"] == "Gate config pushes on the canary"
     assert [a["login"] for a in gh["assignees"]] == ["alice-gh"]
-    assert "**Due:** 2026-12-01" in gh["body"] and link_back in gh["body"]
+    assert f"**Due:** {DUE[0]}" in gh["body"] and link_back in gh["body"]
     assert [label["name"] for label in gh["labels"]] == ["postmortem"]
 
     [jira] = fake_jira.issues.values()
     assert jira["fields"]["summary"] == "Add a floor to the pool size"
     assert jira["fields"]["assignee"]["accountId"] == "557058:alice"
-    assert jira["fields"]["duedate"] == "2026-12-02"
+    assert jira["fields"]["duedate"] == DUE[1]
     assert "postmortem" in jira["fields"]["labels"] and link_back in str(
         jira["fields"]["description"]
     )
@@ -100,7 +101,7 @@ def test_publish_makes_one_ticket_in_each_tracker(
     [linear] = fake_linear.issues.values()
     assert linear["title"] == "Alert on pool exhaustion"
     assert linear["assignee"] == {"id": "user-alice"}
-    assert linear["dueDate"] == "2026-12-03"
+    assert linear["dueDate"] == DUE[2]
     assert [label["name"] for label in linear["labels"]["nodes"]] == ["postmortem"]
     assert link_back in linear["description"]
 
