@@ -20,6 +20,7 @@ from connectors.base import (
 from connectors.github import webhooks as github
 from connectors.jira import webhooks as jira
 from connectors.linear import webhooks as linear
+from connectors.webhook_support import MAX_DEPTH, nesting_depth
 from tests.contract.webhook_parser_support import (
     GITHUB_ALL,
     JIRA_FILES,
@@ -393,3 +394,36 @@ def test_jira_comment_nested_too_deeply_is_malformed_or_read(depth: int) -> None
     nested = '{"type": "blockquote", "content": [' * depth + "]}" * depth
     body = encode(comment).replace(b'"BODY"', nested.encode())
     assert _outcome(jira, {}, body) is None
+
+
+# -- The nesting bound, counted on the bytes before parsing -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"{}", 1),
+        (b'{"a": [1, {"b": []}]}', 3),
+        # Brackets inside strings, escaped quotes and escaped backslashes are text, not nesting.
+        (b'{"a": "' + b"[" * 200 + b'"}', 1),
+        (b'{"a": "\\"' + b"[" * 200 + b'\\""}', 1),
+        (b'{"a": "\\\\", "b": ' + b"[" * 70 + b"]" * 70 + b"}", 71),
+        (b"[" * 200_000 + b"]" * 200_000, 200_000),
+    ],
+    ids=["empty", "nested", "brackets in a string", "escaped quotes", "escaped backslash", "deep"],
+)
+def test_nesting_depth_counts_brackets_outside_strings(body: bytes, depth: int) -> None:
+    assert nesting_depth(body) == depth
+
+
+def test_a_long_bracketed_string_is_read_and_deep_nesting_is_not() -> None:
+    title = "[" * 500 + "]" * 500
+    ok = modified(
+        "github/webhooks/issues/closed.payload.json", lambda d: d["issue"].update(title=title)
+    )
+    assert github.parse_events({"x-github-event": "issues"}, ok, {})
+    deep = encode(
+        {"action": "closed", "x": json.loads("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))}
+    )
+    with pytest.raises(MalformedPayload, match=f"nested deeper than {MAX_DEPTH}"):
+        github.parse_events({"x-github-event": "issues"}, deep, {})
