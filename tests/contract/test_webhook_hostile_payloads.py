@@ -403,7 +403,7 @@ def test_jira_comment_nested_too_deeply_is_malformed_or_read(depth: int) -> None
     ("body", "depth"),
     [
         (b"{}", 1),
-        (b'{"a": [1, {"b": []}]}', 3),
+        (b'{"a": [1, {"b": []}]}', 4),
         # Brackets inside strings, escaped quotes and escaped backslashes are text, not nesting.
         (b'{"a": "' + b"[" * 200 + b'"}', 1),
         (b'{"a": "\\"' + b"[" * 200 + b'\\""}', 1),
