@@ -12,6 +12,8 @@ from fastapi.openapi.utils import get_openapi
 
 from app import health
 from app.action_items.routes import router as action_items_router
+from app.audit.recorder import AuditDep
+from app.audit.routes import router as audit_router
 from app.auth.throttle import AuthFailureThrottle
 from app.checks.routes import router as check_waivers_router
 from app.conditions.routes import router as conditions_router
@@ -79,7 +81,14 @@ ERROR_STATUSES = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
-        title="Followthrough", version="1.0.0", description=API_DESCRIPTION, lifespan=_lifespan
+        title="Followthrough",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=_lifespan,
+        # Every token's change and refused call goes in the audit log, in the request's own
+        # transaction (app/audit/recorder.py says how and why). Keep it first among app-wide
+        # dependencies, so that it sees the refusals raised after it.
+        dependencies=[AuditDep],
     )
     app.state.settings = settings
     # What the wall page takes as "now"; tests pin it to show a known week.
@@ -114,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dashboard_router,
         patterns_router,
         reviews_router,
+        audit_router,
         wall_router,
     ):
         app.include_router(router)

@@ -1,6 +1,7 @@
 """Imports every table so that SQLModel.metadata is complete (for Alembic and the tests)."""
 
 from app.action_items.models import ActionItem, ActionItemEvent
+from app.audit.models import AuditEvent, AuditTarget
 from app.auth.models import ApiToken
 from app.checks.waivers import CheckWaiver
 from app.conditions.models import ContributingCondition
@@ -23,6 +24,8 @@ __all__ = [
     "ActionItem",
     "ActionItemEvent",
     "ApiToken",
+    "AuditEvent",
+    "AuditTarget",
     "CheckWaiver",
     "ContributingCondition",
     "DecisionPoint",
