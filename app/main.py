@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app import health
 from app.action_items.routes import router as action_items_router
 from app.audit.recorder import AuditDep
 from app.audit.routes import router as audit_router
+from app.auth import boundary
 from app.auth.throttle import AuthFailureThrottle
 from app.checks.routes import router as check_waivers_router
 from app.conditions.routes import router as conditions_router
@@ -85,10 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=_lifespan,
-        # Every token's change and refused call goes in the audit log, in the request's own
-        # transaction (app/audit/recorder.py says how and why). Keep it first among app-wide
-        # dependencies, so that it sees the refusals raised after it.
-        dependencies=[AuditDep],
+        # The audit log first, so that it sees every refusal raised after it (its recorder
+        # module says how it shares the request's transaction). Then records of other teams
+        # (and restricted postmortems) answer 404 before any route runs.
+        dependencies=[AuditDep, Depends(boundary.enforce)],
     )
     app.state.settings = settings
     # What the wall page takes as "now"; tests pin it to show a known week.
