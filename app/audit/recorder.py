@@ -47,7 +47,7 @@ from sqlmodel import Session
 
 from app.audit import service as audit_service
 from app.audit.service import Actor, Target
-from app.auth import service as auth_service
+from app.auth.boundary import caller_of
 from app.auth.deps import bearer
 from app.db import SessionDep, session_scope
 from app.settings import Settings
@@ -177,10 +177,8 @@ def _loaded_kinds(session: Session) -> dict[str, str]:
 
 
 def _who(session: Session, request: Request) -> Actor | None:
-    scheme, _, plain = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not plain.strip():
-        return None
-    caller = auth_service.identify(session, plain)
+    # Looked up once per request and shared with the team boundary and the route's own check.
+    caller = caller_of(request, session)
     return Actor.of_caller(caller) if caller is not None else None
 
 
