@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
 from app import migrate
 from app.auth import service as auth_service
