@@ -1,13 +1,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from app.audit import service as audit_service
 from app.audit.schemas import AuditEventList
 from app.auth.deps import Admin
 from app.db import SessionDep
-from app.validation import Limit
+from app.validation import Limit, ZonedDateTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -29,8 +28,8 @@ def list_audit(
     target: Annotated[
         str | None, Query(max_length=64, description="An id the action acted on")
     ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="At or after (with zone)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before (with zone)")] = None,
+    since: Annotated[ZonedDateTime | None, Query(description="At or after (with zone)")] = None,
+    until: Annotated[ZonedDateTime | None, Query(description="Before (with zone)")] = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> AuditEventList:
