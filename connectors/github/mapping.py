@@ -20,6 +20,9 @@ _LINK_LINE = re.compile(r"^From the postmortem: ", re.MULTILINE)
 # never "." or "..". Issue numbers start at 1.
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 _REPO = r"(?!\.\.?(?:[#/]|$))[A-Za-z0-9._-]{1,100}"
+# A repository as the project an integration or a route names: the same rules as in a
+# reference, so `../..` can never become part of an API path.
+REPOSITORY = rf"^{_OWNER}/{_REPO}$"
 _NUMBER = r"[1-9][0-9]{0,9}"
 _REF_KEY = re.compile(rf"^(?P<repo>{_OWNER}/{_REPO})#(?P<number>{_NUMBER})$")
 _REF_URL = re.compile(

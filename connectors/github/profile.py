@@ -5,6 +5,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import TrackerKind
+from connectors.github.mapping import REPOSITORY
 from connectors.profile import COMMON_KEPT_HEADERS, TrackerProfile, WebhookProfile, WriteLimits
 
 
@@ -19,7 +20,7 @@ PROFILE = TrackerProfile(
     kind=TrackerKind.GITHUB,
     display_name="GitHub",
     credentials=(GitHubToken,),
-    project_pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+    project_pattern=REPOSITORY,
     project_hint="owner/repo",
     webhook=WebhookProfile(
         events=("issues", "issue_comment"),

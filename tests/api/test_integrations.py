@@ -98,6 +98,9 @@ def test_each_tracker_takes_its_credential_shapes(
         ({"credentials": {"password": "x"}}, "credentials"),
         ({"kind": "jira", "credentials": {"email": "a@b.c"}}, "credentials"),
         ({"default_project": "not a repo"}, "default_project"),
+        # A path that climbs out of /repos/ must never become a project.
+        ({"default_project": "../.."}, "default_project"),
+        ({"routes": [{"team": "x", "project": "acme/.."}]}, "routes[0].project"),
         (
             {"kind": "jira", "credentials": {"pat": "x"}, "default_project": "ops"},
             "default_project",
