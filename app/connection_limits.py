@@ -53,38 +53,33 @@ def _expire(protocol: Any, waiting_after: Any) -> None:
         protocol.transport.close()
 
 
-class H11WithHeadDeadline(H11Protocol):
+class _HeadDeadline:
+    """Arms the head deadline when a connection opens and after each answer; mixed into
+    uvicorn's protocol classes, whose methods it extends."""
+
     header_timeout = 10.0
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         _arm(self)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         _arm(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         _disarm(self)
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
+
+
+class H11WithHeadDeadline(_HeadDeadline, H11Protocol):  # type: ignore[misc]
+    pass
 
 
 if HttpToolsProtocol is not None:
 
-    class HttpToolsWithHeadDeadline(HttpToolsProtocol):
-        header_timeout = 10.0
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            _arm(self)
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            _arm(self)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            _disarm(self)
-            super().connection_lost(exc)
+    class HttpToolsWithHeadDeadline(_HeadDeadline, HttpToolsProtocol):  # type: ignore[misc]
+        pass
 
 
 PROTOCOLS: dict[str, type[asyncio.Protocol]] = {"h11": H11WithHeadDeadline}

@@ -15,20 +15,26 @@ from sqlmodel import Session
 from app.errors import InvalidInput, field_error
 
 
-def encode_cursor(at: datetime, row_id: UUID) -> str:
-    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(*key: datetime | UUID) -> str:
+    """A cursor for a sort key of one or more times followed by a row id."""
+    raw = json.dumps(
+        [part.isoformat() if isinstance(part, datetime) else str(part) for part in key]
+    )
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def decode_key(cursor: str, times: int) -> tuple[list[datetime], UUID]:
+    """The `times` zoned times and the row id an issued cursor holds; a 422 for anything else."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None:
+        *written, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if len(written) != times:
+            raise ValueError("a cursor of another list")
+        parsed = [datetime.fromisoformat(at) for at in written]
+        if any(at.tzinfo is None for at in parsed):
             # Issued cursors always carry a zone; a naive one would reach the UTC column.
             raise ValueError("naive cursor time")
-        return when.astimezone(UTC), UUID(row_id)
+        return [at.astimezone(UTC) for at in parsed], UUID(row_id)
     except (
         ValueError,
         TypeError,
@@ -41,6 +47,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
             "The cursor is not one this service issued; pass next_cursor back unchanged",
             errors=[field_error("query.cursor", "malformed cursor")],
         ) from exc
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    [at], row_id = decode_key(cursor, times=1)
+    return at, row_id
 
 
 def paginate(

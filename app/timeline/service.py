@@ -7,10 +7,7 @@ says the cap and how to raise it. It is read a page at a time, in incident order
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import and_, or_
@@ -19,7 +16,8 @@ from sqlmodel import Session, col, func, select
 from app.auth.service import Caller
 from app.db import utcnow
 from app.enums import TimelineKind
-from app.errors import Conflict, InvalidInput, NotFound, field_error
+from app.errors import Conflict, NotFound
+from app.pagination import decode_key, encode_cursor
 from app.postmortems.models import Postmortem
 from app.timeline.models import DecisionPoint, TimelineEntry, TimelineEntryRevision
 from app.timeline.schemas import (
@@ -117,7 +115,7 @@ def page(
     next page, or None after the last entry."""
     query = select(TimelineEntry).where(TimelineEntry.postmortem_id == postmortem_id)
     if cursor:
-        at, recorded_at, entry_id = _decode_cursor(cursor)
+        (at, recorded_at), entry_id = decode_key(cursor, times=2)
         on_at = col(TimelineEntry.at) == at
         query = query.where(
             or_(
@@ -135,34 +133,7 @@ def page(
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    return rows, _encode_cursor(last.at, last.recorded_at, last.id)
-
-
-def _encode_cursor(at: datetime, recorded_at: datetime, entry_id: UUID) -> str:
-    raw = json.dumps([at.isoformat(), recorded_at.isoformat(), str(entry_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, datetime, UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, recorded_at, entry_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        times = [datetime.fromisoformat(at), datetime.fromisoformat(recorded_at)]
-        if any(t.tzinfo is None for t in times):
-            raise ValueError("naive cursor time")
-        return times[0].astimezone(UTC), times[1].astimezone(UTC), UUID(entry_id)
-    except (
-        ValueError,
-        TypeError,
-        AttributeError,
-        OverflowError,
-        binascii.Error,
-        json.JSONDecodeError,
-    ) as exc:
-        raise InvalidInput(
-            "The cursor is not one this service issued; pass next_cursor back unchanged",
-            errors=[field_error("query.cursor", "malformed cursor")],
-        ) from exc
+    return rows, encode_cursor(last.at, last.recorded_at, last.id)
 
 
 def get_entry(
