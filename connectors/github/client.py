@@ -33,27 +33,24 @@ DEFAULT_BASE_URL = "https://api.github.com"
 def _connection_classes(
     policy: EgressPolicy,
 ) -> tuple[type[HTTPRequestsConnectionClass], type[HTTPSRequestsConnectionClass]]:
+    def through_policy(connection: Any) -> None:
+        connection.adapter = mount(
+            connection.session,
+            policy,
+            max_retries=connection.retry,
+            pool_connections=connection.pool_size,
+            pool_maxsize=connection.pool_size,
+        )
+
     class EgressHTTPConnection(HTTPRequestsConnectionClass):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.adapter = mount(
-                self.session,
-                policy,
-                max_retries=self.retry,
-                pool_connections=self.pool_size,
-                pool_maxsize=self.pool_size,
-            )
+            through_policy(self)
 
     class EgressHTTPSConnection(HTTPSRequestsConnectionClass):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.adapter = mount(
-                self.session,
-                policy,
-                max_retries=self.retry,
-                pool_connections=self.pool_size,
-                pool_maxsize=self.pool_size,
-            )
+            through_policy(self)
 
     return EgressHTTPConnection, EgressHTTPSConnection
 
