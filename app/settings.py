@@ -488,6 +488,10 @@ class SyncPolicy(BaseModel):
     # Jobs one worker process runs at once (threads that each claim and run); each
     # integration's max_concurrency still caps the jobs running against it.
     runners: int = Field(8, ge=1, le=64)
+    # Workers wake as soon as a job is queued (an in-process signal; LISTEN/NOTIFY on
+    # PostgreSQL). Off, they only poll: e.g. behind a pooler in transaction mode, which does
+    # not keep a LISTEN.
+    wake_on_enqueue: bool = True
     # Replace every tracker's declared write budget (GitHub: 500 an hour, 80 a minute), e.g. to
     # stay further below it when other tools share the token.
     write_budget_per_hour: int | None = Field(None, ge=1)

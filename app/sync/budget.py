@@ -13,19 +13,25 @@ workers on one PostgreSQL never overspend between them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlmodel import Session, col, func, select
 
+from app.action_items.models import ActionItem
+from app.db import utcnow
 from app.integrations.models import Integration
 from app.integrations.schemas import IntegrationOptions
 from app.settings import SyncPolicy
 from app.sync.models import Job
+from app.tickets import links
 from connectors import registry
 from connectors.base import TrackerKind
 from connectors.profile import WriteLimits
+
+logger = logging.getLogger("followthrough.worker")
 
 # How a job held back by a spent budget says so in `last_error` (and /metrics counts them).
 WAITING_PREFIX = "waiting for the write budget"
@@ -140,3 +146,19 @@ def waiting_message(tracker: str, hold: Hold) -> str:
         f"{WAITING_PREFIX}: {tracker} allows {hold.spent}; next attempt at "
         f"{hold.until.strftime('%Y-%m-%d %H:%M:%S')} UTC"
     )
+
+
+def hold_back(session: Session, job: Job, integration_name: str, held: Hold) -> None:
+    """Hold the job until the budget frees a slot, and say so on the job and its item."""
+    message = waiting_message(integration_name, held)
+    job.status = "pending"
+    job.available_at = held.until
+    job.last_error = message
+    if job.lease_owner is None:
+        # A job that ran before keeps its time: it counts in the budget's window by it.
+        job.updated_at = utcnow()
+    session.add(job)
+    item = session.get(ActionItem, job.action_item_id) if job.action_item_id else None
+    if item is not None:
+        links.note_waiting(session, item, message)
+    logger.info("%s job %s waits for the write budget: %s", job.kind, job.id, message)

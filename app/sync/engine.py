@@ -1,7 +1,7 @@
 """Turn one outbound job into tracker calls: exactly one ticket per action item, whatever fails.
 
 A create goes in three committed steps: (1) the intent with its marker, (2) "a create call is
-about to be sent", (3) the ticket's key. A crash anywhere leaves a state the next attempt can
+about to be sent" (in one transaction with (1) on a first attempt), (3) the ticket's key. A crash anywhere leaves a state the next attempt can
 repair: after step 2, the marker is looked up before anything is created again, and while the
 first create could still land (its answer never came: the client's timeout plus a margin, or
 the tracker's own longer window) nothing is created at all.
@@ -159,11 +159,17 @@ def create(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorC
             session.flush()
         integration = session.get(Integration, link.integration_id)
         assert integration is not None
+        connector = connectors.get(integration)
         spec = spec_for(session, item, integration, link.marker, settings)
         target = Target(project=link.project, issue_type=link.issue_type)
         link_id, attempts, intent_at = link.id, link.create_attempts, link.intent_at
         unanswered_at = link.last_create_at
-    connector = connectors.get(integration)
+        if attempts == 0:
+            # Nothing can have gone out yet, so step 2 commits with the intent: one write
+            # transaction fewer per ticket. The connector is built above, so a refusal to build
+            # it leaves no create recorded as sent.
+            _create_going_out(link)
+            session.add(link)
 
     # A create may already have reached the tracker: look before creating again, and while it
     # could still land, create nothing.
@@ -179,13 +185,12 @@ def create(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorC
             if left > timedelta(0):
                 return Outcome(done=False, retry_in=left.total_seconds())
 
-    # Step 2: say a create is going out, then send it once.
-    with session_scope(db) as session:
-        link = session.get(TicketLink, link_id, with_for_update=True)
-        assert link is not None
-        link.create_attempts += 1
-        link.last_create_at = utcnow()
-        session.add(link)
+        # Step 2: say a create is going out, then send it once.
+        with session_scope(db) as session:
+            link = session.get(TicketLink, link_id, with_for_update=True)
+            assert link is not None
+            _create_going_out(link)
+            session.add(link)
     try:
         ref = connector.create_ticket(target, spec)
     except ConnectorError as exc:
@@ -197,6 +202,11 @@ def create(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorC
     # Step 3: the ticket's key.
     _record_ticket(db, link_id, item_id, ref, note=None)
     return Outcome(done=True)
+
+
+def _create_going_out(link: TicketLink) -> None:
+    link.create_attempts += 1
+    link.last_create_at = utcnow()
 
 
 def _create_answered(db: Engine, link_id: UUID) -> None:

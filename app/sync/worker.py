@@ -7,18 +7,21 @@ one PostgreSQL (row locks with SKIP LOCKED); on SQLite, BEGIN IMMEDIATE serialis
 instead. A job whose worker died is taken over when its lease runs out.
 
 One worker process runs `runners` threads (FOLLOWTHROUGH_SYNC__RUNNERS, or `followthrough worker
---threads`) that each claim one job and run it, so an integration gets as many jobs at once as
-its `max_concurrency` allows. Claiming an outbound job locks its integration's row, so the count
+--threads`) that each run one job at a time, fed by one claiming thread that leases as many due
+jobs as there are idle runners, so an integration gets as many jobs at once as its
+`max_concurrency` allows. Claiming an outbound job locks its integration's row, so the count
 of its running jobs, its pause and its write budget (app/sync/budget.py) are read and spent by
-one claimer at a time across every process. Runners wait for a wake-up (app/sync/wakeup.py)
-when nothing is due, with the poll interval as the fallback.
+one claimer at a time across every process. The claiming thread waits for a wake-up
+(app/sync/wakeup.py) when nothing is due, with the poll interval as the fallback.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
+import secrets
 import socket
 import threading
 import time
@@ -26,7 +29,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, col, func, or_, select, update
 
 from app.action_items.models import ActionItem
 from app.crypto import SecretBox
@@ -35,7 +38,7 @@ from app.idempotency import store as idempotency_store
 from app.integrations.models import Integration
 from app.metrics import SYNC_BUDGET_WAITS, SYNC_LATENCY
 from app.settings import Settings, SyncPolicy
-from app.sync import budget, wakeup
+from app.sync import budget, sqlite_writes, wakeup
 from app.sync import engine as sync_engine
 from app.sync.handlers import handler_for
 from app.sync.jobs import OUTBOUND
@@ -69,15 +72,20 @@ class Worker:
         wake: wakeup.Wakeup | None = None,
     ) -> None:
         self.db = db
+        sqlite_writes.install(db)
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.connectors = sync_engine.ConnectorCache(
             SecretBox(settings.resolved_secret_key()), settings.egress
         )
-        self.wakeup = wake or wakeup.LOCAL
+        # Without wake-ups, a Wakeup of its own that nothing signals but stop().
+        self.wakeup = wake or (wakeup.LOCAL if settings.sync.wake_on_enqueue else wakeup.Wakeup())
         # Set once this worker listens for PostgreSQL notifications (or at once on SQLite).
         self.listening = threading.Event()
         self._stop = threading.Event()
+        # Runners waiting for a job; the claiming thread leases at most this many at once.
+        self._idle = threading.Condition()
+        self._free = 0
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -118,7 +126,8 @@ class Worker:
             due = session.exec(
                 # "inbound" sorts before "outbound": deliveries are applied first.
                 query.order_by(col(Job.lane), col(Job.available_at))
-                .limit(limit * 10)
+                # Room for a few held back by a write budget; capped integrations are out.
+                .limit(limit + 4)
                 .with_for_update(skip_locked=True)
             ).all()
             if not due:
@@ -131,14 +140,15 @@ class Worker:
                 },
                 key=str,
             )
-            if paced:
+            if paced and self.db.dialect.name != "sqlite":
                 # One claimer per integration at a time, so that what it counts stays true
                 # until it commits (SQLite's BEGIN IMMEDIATE already serialises claims).
                 locked = session.exec(
                     select(Integration)
                     .where(col(Integration.id).in_(paced))
                     .order_by(col(Integration.id))
-                    .with_for_update()
+                    # NO KEY UPDATE: tickets being linked to it (a foreign key) do not wait.
+                    .with_for_update(key_share=True)
                     .execution_options(populate_existing=True)
                 ).all()
                 integrations.update({i.id: i for i in locked})
@@ -147,6 +157,7 @@ class Worker:
             claimed: list[Job] = []
             soonest: datetime | None = None
             for entry in due:
+                paced_claim = False
                 integration = (
                     integrations.get(entry.integration_id) if entry.integration_id else None
                 )
@@ -161,18 +172,22 @@ class Worker:
                         if held.spent is None:
                             soonest = held.until if soonest is None else min(soonest, held.until)
                         else:
-                            self._wait_for_budget(session, entry, integration, held)
+                            budget.hold_back(session, entry, integration.name, held)
+                            SYNC_BUDGET_WAITS.labels(integration.name).inc()
                         continue
                     busy[integration.id] = busy.get(integration.id, 0) + 1
                     if pacing[integration.id] is not None:
-                        # The next claim must see this write in the window.
+                        # The next entry's budget check must see this write in the window.
                         holds.pop(integration.id, None)
+                        paced_claim = True
                 entry.status = "leased"
                 entry.leased_until = now + timedelta(seconds=policy.lease_seconds)
-                entry.lease_owner = owner
+                # One owner per lease, so that only the runner holding it can finish the job.
+                entry.lease_owner = f"{owner}/{secrets.token_hex(4)}"
                 entry.updated_at = now
                 session.add(entry)
-                session.flush()
+                if paced_claim:
+                    session.flush()
                 claimed.append(entry)
                 if len(claimed) >= limit:
                     break
@@ -191,25 +206,6 @@ class Worker:
         if integration.id not in holds:
             holds[integration.id] = budget.hold(session, integration.id, pacing, now)
         return holds[integration.id]
-
-    @staticmethod
-    def _wait_for_budget(
-        session: Session, entry: Job, integration: Integration, held: budget.Hold
-    ) -> None:
-        """Hold the job until the budget frees a slot, and say so on the job and its item."""
-        message = budget.waiting_message(integration.name, held)
-        entry.status = "pending"
-        entry.available_at = held.until
-        entry.last_error = message
-        if entry.lease_owner is None:
-            # A job that ran before keeps its time: it counts in the budget's window by it.
-            entry.updated_at = utcnow()
-        session.add(entry)
-        item = session.get(ActionItem, entry.action_item_id) if entry.action_item_id else None
-        if item is not None:
-            links.note_waiting(session, item, message)
-        SYNC_BUDGET_WAITS.labels(integration.name).inc()
-        logger.info("%s job %s waits for the write budget: %s", entry.kind, entry.id, message)
 
     @staticmethod
     def _busy_by_integration(session: Session, now: object) -> dict[UUID, int]:
@@ -269,15 +265,14 @@ class Worker:
                 self._later(entry, outcome.retry_in or self.settings.sync.poll_seconds)
 
     def _finish(self, entry: Job) -> None:
+        # One statement, no ORM load: it runs once per job. A job whose lease ran out and was
+        # taken over has another owner and is left alone.
         with session_scope(self.db) as session:
-            row = session.get(Job, entry.id, with_for_update=True)
-            if row is None or row.lease_owner != entry.lease_owner:
-                return
-            row.status = "done"
-            row.leased_until = None
-            row.last_error = None
-            row.updated_at = utcnow()
-            session.add(row)
+            session.execute(
+                update(Job)
+                .where(col(Job.id) == entry.id, col(Job.lease_owner) == entry.lease_owner)
+                .values(status="done", leased_until=None, last_error=None, updated_at=utcnow())
+            )
 
     def _later(self, entry: Job, seconds: float) -> None:
         with session_scope(self.db) as session:
@@ -330,18 +325,21 @@ class Worker:
     # -- loop ------------------------------------------------------------------------------
 
     def run_forever(self, runners: int | None = None) -> None:
-        """Run `runners` (default FOLLOWTHROUGH_SYNC__RUNNERS) claiming threads, listen for
-        new jobs on PostgreSQL, and do the periodic housekeeping here until `stop()`."""
+        """Run `runners` (default FOLLOWTHROUGH_SYNC__RUNNERS) threads fed by one claiming
+        thread, listen for new jobs on PostgreSQL, and do the periodic housekeeping here until
+        `stop()`."""
         count = runners or self.settings.sync.runners
         logger.info("sync worker %s started with %d runner(s)", self.name, count)
+        ready: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         threads = [
-            threading.Thread(
-                target=self._runner, args=(f"{self.name}/{n}",), name=f"sync-runner-{n}"
-            )
+            threading.Thread(target=self._runner, args=(ready,), name=f"sync-runner-{n}")
             for n in range(count)
         ]
-        if self.db.dialect.name == "postgresql":
-            threads.append(threading.Thread(target=self._listen, name="sync-listener", daemon=True))
+        threads.append(
+            threading.Thread(target=self._dispatch, args=(ready, count), name="sync-claimer")
+        )
+        if self.db.dialect.name == "postgresql" and self.settings.sync.wake_on_enqueue:
+            threads.append(threading.Thread(target=self._listen, name="sync-listener"))
         else:
             self.listening.set()
         for thread in threads:
@@ -349,32 +347,60 @@ class Worker:
             thread.start()
         self._housekeeping()
         self.wakeup.notify()
+        with self._idle:
+            self._idle.notify_all()
+        for _ in range(count):
+            ready.put(None)
+        deadline = time.monotonic() + self.settings.sync.lease_seconds
         for thread in threads:
-            thread.join(timeout=self.settings.sync.lease_seconds)
+            thread.join(timeout=max(deadline - time.monotonic(), 0.1))
 
     def _listen(self) -> None:
         poll = self.settings.sync.poll_seconds
         wakeup.listen(self.db, self.wakeup, self._stop, poll, listening=self.listening)
 
-    def _runner(self, owner: str) -> None:
-        """Claim one job, run it, again; wait for a wake-up (or the poll) when none is due."""
+    def _dispatch(self, ready: queue.SimpleQueue[Job | None], runners: int) -> None:
+        """Lease as many due jobs as there are idle runners, in one transaction, and hand them
+        out; wait for a wake-up (a job queued, a runner done) or the poll when none is due.
+        One claim for several jobs keeps claims (and the integration row lock) few."""
         poll = self.settings.sync.poll_seconds
+        self._free = runners
         while not self._stop.is_set():
+            with self._idle:
+                self._idle.wait_for(lambda: self._free > 0 or self._stop.is_set())
+                free = self._free
+            if self._stop.is_set():
+                return
             seen = self.wakeup.generation
             soonest: datetime | None = None
             try:
-                entries, soonest = self._claim(1, owner)
-                for entry in entries:
-                    self._run(entry)
+                entries, soonest = self._claim(free, self.name)
             except Exception:
-                logger.exception("sync runner %s failed; retrying", owner)
+                logger.exception("sync worker %s could not claim; retrying", self.name)
                 entries = []
-            if entries or self._stop.is_set():
+            if entries:
+                with self._idle:
+                    self._free -= len(entries)
+                for entry in entries:
+                    ready.put(entry)
                 continue
             wait = poll
             if soonest is not None:
                 wait = min(wait, max((soonest - utcnow()).total_seconds(), 0.01))
             self.wakeup.wait(seen, wait)
+
+    def _runner(self, ready: queue.SimpleQueue[Job | None]) -> None:
+        """Run the jobs the claiming thread hands out, one at a time."""
+        while (entry := ready.get()) is not None:
+            try:
+                self._run(entry)
+            except Exception:
+                logger.exception("sync job %s failed in its runner", entry.id)
+            with self._idle:
+                self._free += 1
+                self._idle.notify_all()
+            # The claimer may be waiting for the poll with jobs held back by this one.
+            self.wakeup.notify()
 
     def _housekeeping(self) -> None:
         interval = self.settings.sync.reconcile_interval_seconds
@@ -400,6 +426,8 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
         self.wakeup.notify()
+        with self._idle:
+            self._idle.notify_all()
 
 
 def start_in_background(db: Engine, settings: Settings) -> Worker:

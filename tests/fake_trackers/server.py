@@ -101,6 +101,9 @@ class FakeTrackerServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The head and the body go out in two writes; with Nagle's algorithm on, the body
+            # waits for the client's delayed ACK (40 ms on Linux) on every answer.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
