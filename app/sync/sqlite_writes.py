@@ -4,9 +4,9 @@ SQLite lets one writer in at a time (app/db.py begins every write with BEGIN IMM
 writer that finds the lock taken sleeps in SQLite's busy handler, in steps that grow to 100 ms,
 and retries. With the worker's runner threads and the API writing at once, most of a runner's
 time went to those sleeps (profile: 80 % of it waiting in BEGIN IMMEDIATE) while the lock itself
-was mostly free. Queued on a Python lock instead, the next writer starts the moment the last one
-ends (the COMMIT is sent inside the lock). Writers in other processes still meet in SQLite's
-busy handler, as before.
+was mostly free. Queued on a Python lock instead, the next runner starts the moment the last one
+ends (the COMMIT is sent inside the lock). Other writers (API requests, other processes) still
+meet the runners in SQLite's busy handler, as before.
 """
 
 from __future__ import annotations
@@ -21,6 +21,17 @@ from sqlalchemy.engine import Connection, Engine
 from app.db import READ_ONLY
 
 _HELD = "followthrough_write_lock_held"
+# Only the worker's own threads queue on the lock: each of them begins and ends a transaction
+# in the same thread, which an API request (session opened and committed in different threads
+# of the server's pool) does not promise.
+_queued = threading.local()
+
+
+def queue_this_thread() -> None:
+    """Writes from the calling thread (a worker thread) queue on the process's write lock."""
+    _queued.on = True
+
+
 _installed: weakref.WeakSet[Engine] = weakref.WeakSet()
 _install_lock = threading.Lock()
 
@@ -36,7 +47,7 @@ def install(engine: Engine) -> None:
     lock = threading.RLock()
 
     def acquire(conn: Connection) -> None:
-        if conn.get_execution_options().get(READ_ONLY):
+        if not getattr(_queued, "on", False) or conn.get_execution_options().get(READ_ONLY):
             return
         lock.acquire()
         conn.info[_HELD] = True

@@ -363,6 +363,7 @@ class Worker:
         """Lease as many due jobs as there are idle runners, in one transaction, and hand them
         out; wait for a wake-up (a job queued, a runner done) or the poll when none is due.
         One claim for several jobs keeps claims (and the integration row lock) few."""
+        sqlite_writes.queue_this_thread()
         poll = self.settings.sync.poll_seconds
         self._free = runners
         while not self._stop.is_set():
@@ -391,6 +392,7 @@ class Worker:
 
     def _runner(self, ready: queue.SimpleQueue[Job | None]) -> None:
         """Run the jobs the claiming thread hands out, one at a time."""
+        sqlite_writes.queue_this_thread()
         while (entry := ready.get()) is not None:
             try:
                 self._run(entry)
