@@ -42,8 +42,7 @@ from bench.service_setup import (
 )
 from tests.e2e.sync_support import start_worker_process, stop
 from tests.e2e.webhook_support import sign
-from tests.fake_trackers.contracts import load_json
-from tests.fake_trackers.linear import TEAM_ID, FakeLinear
+from tests.fake_trackers.linear import FakeLinear, issue_update_payload
 
 SYNCED = "SELECT count(*) FROM action_item WHERE sync_state = 'synced'"
 
@@ -76,23 +75,7 @@ def closed_payload(fake: FakeLinear, issue_id: str) -> dict[str, Any]:
         before = copy.deepcopy(fake.issues[issue_id])
         fake.set_state(issue_id, "Done", "completed")
         after = copy.deepcopy(fake.issues[issue_id])
-    payload = copy.deepcopy(load_json("linear/webhooks/issue_update.json"))
-    state = after["state"]
-    payload["data"].update(
-        id=issue_id,
-        number=after["number"],
-        title=after["title"],
-        teamId=TEAM_ID,
-        team={k: after["team"][k] for k in ("id", "key", "name")},
-        updatedAt=after["updatedAt"],
-        stateId=state["id"],
-        state={"id": state["id"], "name": state["name"], "type": state["type"]},
-        labelIds=list(after["labelIds"]),
-        labels=[{"id": x["id"], "name": x["name"]} for x in after["labels"]["nodes"]],
-    )
-    payload["data"].pop("identifier", None)
-    payload["updatedFrom"] = {"stateId": before["state"]["id"], "updatedAt": before["updatedAt"]}
-    payload["url"] = after["url"]
+    payload = issue_update_payload(before, after, {"stateId": before["state"]["id"]})
     payload["webhookTimestamp"] = int(time.time() * 1000)
     return payload  # type: ignore[no-any-return]
 

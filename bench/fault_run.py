@@ -57,7 +57,7 @@ from tests.factories import action_item_body, make_person, make_postmortem, make
 from tests.fake_trackers.contracts import CONTRACTS, load_json
 from tests.fake_trackers.github import TOKEN, FakeGitHub
 from tests.fake_trackers.jira import API_TOKEN, FakeJira
-from tests.fake_trackers.linear import API_KEY, TEAM_ID, FakeLinear
+from tests.fake_trackers.linear import API_KEY, TEAM_ID, FakeLinear, issue_update_payload
 from tests.fake_trackers.server import Fault, Request
 
 TRACKERS = ("github", "jira", "linear")
@@ -525,25 +525,8 @@ def change_linear(run: Run, key: str, action: str) -> Delivery:
                 datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             )
         after = copy.deepcopy(fake.issues[issue_id])
-    payload = copy.deepcopy(load_json("linear/webhooks/issue_update.json"))
-    state = after["state"]
-    payload["data"].update(
-        id=issue_id,
-        number=after["number"],
-        title=after["title"],
-        teamId=TEAM_ID,
-        team={k: after["team"][k] for k in ("id", "key", "name")},
-        updatedAt=after["updatedAt"],
-        stateId=state["id"],
-        state={"id": state["id"], "name": state["name"], "type": state["type"]},
-        labelIds=list(after["labelIds"]),
-        labels=[{"id": x["id"], "name": x["name"]} for x in after["labels"]["nodes"]],
-    )
-    payload["data"].pop("identifier", None)
     changed = {"labelIds": before["labelIds"]} if action == "label" else {}
-    changed = changed or {"stateId": before["state"]["id"]}
-    payload["updatedFrom"] = {**changed, "updatedAt": before["updatedAt"]}
-    payload["url"] = after["url"]
+    payload = issue_update_payload(before, after, changed or {"stateId": before["state"]["id"]})
     delivery, sent_at = str(uuid.uuid4()), int(time.time() * 1000)
     integration = run.integrations["linear"]
     return Delivery(

@@ -20,6 +20,7 @@ takes a `stateId` of the issue's own team only.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import uuid
 from collections.abc import Iterator
@@ -37,7 +38,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
-from tests.fake_trackers.contracts import GraphQLContract, contracts_dir
+from tests.fake_trackers.contracts import GraphQLContract, contracts_dir, load_json
 from tests.fake_trackers.linear_filters import FakeLimit, id_filter, label_matches
 from tests.fake_trackers.linear_workflow import WorkflowStates
 from tests.fake_trackers.server import FakeTrackerServer, Reply, Request
@@ -381,6 +382,32 @@ class FakeLinear(WorkflowStates, FakeTrackerServer):
         self.comments.append(dict(fields))
         comment = {"id": str(uuid.uuid4()), "body": fields.get("body"), "createdAt": _now()}
         return {"success": True, "comment": comment, "lastSyncId": 5}
+
+
+def issue_update_payload(
+    before: dict[str, Any], after: dict[str, Any], updated_from: dict[str, Any]
+) -> dict[str, Any]:
+    """Linear's "Issue update" webhook (the vendor's example, from the contracts) for a fake
+    issue that went from `before` to `after`; `updated_from` holds the changed fields' old
+    values. The caller adds `webhookTimestamp` when it sends it."""
+    payload = copy.deepcopy(load_json("linear/webhooks/issue_update.json"))
+    state = after["state"]
+    payload["data"].update(
+        id=after["id"],
+        number=after["number"],
+        title=after["title"],
+        teamId=TEAM_ID,
+        team={k: after["team"][k] for k in ("id", "key", "name")},
+        updatedAt=after["updatedAt"],
+        stateId=state["id"],
+        state={"id": state["id"], "name": state["name"], "type": state["type"]},
+        labelIds=list(after["labelIds"]),
+        labels=[{"id": x["id"], "name": x["name"]} for x in after["labels"]["nodes"]],
+    )
+    payload["data"].pop("identifier", None)
+    payload["updatedFrom"] = {**updated_from, "updatedAt": before["updatedAt"]}
+    payload["url"] = after["url"]
+    return payload
 
 
 @pytest.fixture
