@@ -31,15 +31,6 @@ from bench.bench_app import admin_token, bench_app
 
 SECRET = "fuzz-secret"
 TRACKERS = ("github", "jira", "linear")
-INTEGRATIONS: dict[str, dict[str, Any]] = {
-    "github": {"credentials": {"token": "x"}, "default_project": "acme/api"},
-    "jira": {
-        "base_url": "https://acme.atlassian.net",
-        "credentials": {"email": "ops@example.com", "api_token": "x"},
-        "default_project": "OPS",
-    },
-    "linear": {"credentials": {"api_key": "x"}, "default_project": "ENG"},
-}
 ODD_NUMBERS: list[Any] = [0, -1, 1e20, -1e20, 1e308, 5e-324, -0.0, 2**63, 2**53 + 1, 10**300]
 ODD_TEXT = [
     "",
@@ -176,7 +167,11 @@ class ErrorCount(logging.Handler):
 
 class Run:
     def __init__(self, per_tracker: int) -> None:
-        from tests.contract.webhook_parser_support import DELIVERY_EXAMPLES, signed_headers
+        from tests.contract.webhook_parser_support import (
+            DELIVERY_EXAMPLES,
+            OFFLINE_INTEGRATIONS,
+            signed_headers,
+        )
         from tests.fake_trackers.contracts import CONTRACTS
 
         if not CONTRACTS.is_dir():
@@ -194,7 +189,7 @@ class Run:
             raise_server_exceptions=False,
         )
         self.ids = {}
-        for kind, fields in INTEGRATIONS.items():
+        for kind, fields in OFFLINE_INTEGRATIONS.items():
             body = {"kind": kind, "name": f"fuzz-{kind}", "webhook_secret": SECRET, **fields}
             created = self.client.post("/v1/integrations", json=body)
             assert created.status_code == 201, created.text

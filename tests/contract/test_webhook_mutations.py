@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from tests.contract.webhook_parser_support import (
     DELIVERY_EXAMPLES,
+    OFFLINE_INTEGRATIONS,
     delete_at,
     fresh,
     replace_at,
@@ -29,15 +30,6 @@ from tests.contract.webhook_parser_support import (
 from tests.fake_trackers.contracts import load_json
 
 SECRET = "mutation-secret"
-INTEGRATIONS: dict[str, dict[str, Any]] = {
-    "github": {"credentials": {"token": "x"}, "default_project": "acme/api"},
-    "jira": {
-        "base_url": "https://acme.atlassian.net",
-        "credentials": {"email": "ops@example.com", "api_token": "x"},
-        "default_project": "OPS",
-    },
-    "linear": {"credentials": {"api_key": "x"}, "default_project": "ENG"},
-}
 
 
 def _nested(depth: int) -> Any:
@@ -108,7 +100,7 @@ def deliveries(draw: st.DrawFn, kind: str) -> tuple[str, bytes]:
 @pytest.fixture
 def integrations(client: TestClient) -> dict[str, str]:
     ids = {}
-    for kind, fields in INTEGRATIONS.items():
+    for kind, fields in OFFLINE_INTEGRATIONS.items():
         body = {"kind": kind, "name": f"{kind}-mutations", "webhook_secret": SECRET, **fields}
         created = client.post("/v1/integrations", json=body)
         assert created.status_code == 201, created.text
@@ -121,7 +113,7 @@ def _stored(engine: Engine) -> int:
         return int(conn.execute(text("SELECT count(*) FROM webhook_delivery")).scalar_one())
 
 
-@pytest.mark.parametrize("kind", sorted(INTEGRATIONS))
+@pytest.mark.parametrize("kind", sorted(OFFLINE_INTEGRATIONS))
 def test_mutated_signed_deliveries_are_202_400_or_401_and_refused_ones_store_nothing(
     client: TestClient,
     engine: Engine,

@@ -27,6 +27,16 @@ from tests.fake_trackers.contracts import contracts_dir, load_json
 
 SECRET = "test-webhook-secret"
 WRONG = "not-the-secret"
+# Integrations that receive deliveries and never call out (the worker is not run against them).
+OFFLINE_INTEGRATIONS: dict[str, dict[str, Any]] = {
+    "github": {"credentials": {"token": "x"}, "default_project": "acme/api"},
+    "jira": {
+        "base_url": "https://acme.atlassian.net",
+        "credentials": {"email": "ops@example.com", "api_token": "x"},
+        "default_project": "OPS",
+    },
+    "linear": {"credentials": {"api_key": "x"}, "default_project": "ENG"},
+}
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 JIRA_ACCOUNT = "5c5f880629be9642ba529340"
 GITHUB_DELIVERY = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
