@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -30,7 +31,7 @@ from app.auth import service as auth_service
 from app.db import session_scope
 from app.enums import Scope
 from app.main import create_app
-from app.settings import EgressSettings, RequestLimits, Settings, SyncPolicy
+from app.settings import EgressSettings, RequestLimits, Settings, SyncPolicy, get_settings
 
 # The fake tracker servers' fixtures (fake_github, fake_jira, fake_linear).
 pytest_plugins = [
@@ -182,6 +183,18 @@ def make_token(engine: Engine) -> Callable[..., str]:
         return plain
 
     return make
+
+
+@pytest.fixture
+def on_test_database(
+    database_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """The CLI pointed at the migrated database under test (SQLite and PostgreSQL)."""
+    monkeypatch.setenv("FOLLOWTHROUGH_DATABASE_URL", database_url)
+    monkeypatch.setenv("FOLLOWTHROUGH_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield engine
+    get_settings.cache_clear()
 
 
 @pytest.fixture

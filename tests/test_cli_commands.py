@@ -46,18 +46,6 @@ def test_tokens_created_by_the_cli_work_and_revoking_stops_them(env: Settings) -
     assert unknown.exit_code == 1
 
 
-@pytest.fixture
-def on_test_database(
-    database_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    """The CLI pointed at the migrated database under test (SQLite and PostgreSQL)."""
-    monkeypatch.setenv("FOLLOWTHROUGH_DATABASE_URL", database_url)
-    monkeypatch.setenv("FOLLOWTHROUGH_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield engine
-    get_settings.cache_clear()
-
-
 def _states(engine: Engine) -> dict[str, bool]:
     """Each token's name and whether it is revoked."""
     with session_scope(engine) as session:

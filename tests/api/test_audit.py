@@ -9,11 +9,10 @@ import itertools
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +30,6 @@ from app.audit.recorder import MUTATING, takes_token
 from app.cli import app as cli
 from app.db import session_scope
 from app.enums import Scope
-from app.settings import get_settings
 from app.sync.models import Job
 from app.webhooks.models import WebhookDelivery
 from tests.factories import (
@@ -854,18 +852,6 @@ def test_forwarded_for_is_read_from_the_right() -> None:
 
 
 # --- the command line ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def on_test_database(
-    database_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Engine]:
-    """The CLI pointed at the migrated database under test (SQLite and PostgreSQL)."""
-    monkeypatch.setenv("FOLLOWTHROUGH_DATABASE_URL", database_url)
-    monkeypatch.setenv("FOLLOWTHROUGH_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield engine
-    get_settings.cache_clear()
 
 
 def test_cli_token_create_and_revoke_are_recorded(on_test_database: Engine) -> None:
