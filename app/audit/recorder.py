@@ -80,8 +80,14 @@ def _uses(dependant: Dependant, call: Any) -> bool:
 
 
 def takes_token(route: APIRoute) -> bool:
-    """The route authenticates a bearer token (through any of app.auth.deps' dependencies)."""
-    return _uses(route.dependant, bearer)
+    """The route authenticates a bearer token (through any of app.auth.deps' dependencies).
+    Read once per route and kept on it: the dependency tree does not change while the app
+    runs (routes are not hashable, so no cache can key on them)."""
+    known: bool | None = getattr(route, "_takes_token", None)
+    if known is None:
+        known = _uses(route.dependant, bearer)
+        route._takes_token = known  # type: ignore[attr-defined]
+    return known
 
 
 def _audited(request: Request) -> APIRoute | None:
