@@ -36,8 +36,9 @@ class Caller:
         return f"token:{self.name}"
 
     @property
-    def org_wide(self) -> bool:
-        return self.team_ids is None
+    def sees_everything(self) -> bool:
+        """An org-wide admin: no team boundary and no restricted postmortem applies."""
+        return self.team_ids is None and self.sees_restricted
 
     @property
     def sees_restricted(self) -> bool:
