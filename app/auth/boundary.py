@@ -5,10 +5,12 @@ restricted postmortems, which only their team's tokens and admins see. Whatever 
 the boundary answers exactly as if it did not exist (404 with the usual message), so a caller
 cannot learn that another team's record is there.
 
-Single records are guarded by `enforce`, an app-wide dependency that reads the path parameters
-every route shares (`postmortem_id`, `item_id`, `team_id`, `person_id`): a new route under
-those paths is inside the boundary without doing anything. Lists and figures narrow their
-queries with the conditions below.
+Single records are guarded by `guard`, which every token dependency (app/auth/deps.py) calls
+once the caller is known: it reads the path parameters routes share (`postmortem_id`,
+`item_id`, `team_id`, `person_id`), so a new route under those paths is inside the boundary
+without doing anything. It runs in the authentication step rather than as an app-wide
+dependency so that routes that take no token (the trackers' webhooks) pay nothing for it.
+Lists and figures narrow their queries with the conditions below.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from sqlmodel import Session, col, select
 from app.action_items.models import ActionItem
 from app.auth import service as auth_service
 from app.auth.service import Caller
-from app.db import SessionDep
 from app.errors import Forbidden, InvalidInput, NotFound, field_error
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem
@@ -148,14 +149,11 @@ _GUARDS: dict[str, tuple[Callable[[Session, Caller, UUID], bool], str]] = {
 }
 
 
-def enforce(request: Request, session: SessionDep) -> None:
-    """App-wide dependency: a record outside the caller's boundary is a 404 before the route
-    runs. Unknown tokens pass through to the route's own 401."""
+def guard(request: Request, session: Session, caller: Caller) -> None:
+    """A record outside the caller's boundary is a 404 before the route runs. Called by every
+    token dependency (app/auth/deps.py), once the caller is known."""
     params = request.path_params
-    if not any(name in params for name in _GUARDS):
-        return
-    caller = caller_of(request, session)
-    if caller is None or caller.sees_everything:
+    if caller.sees_everything or not any(name in params for name in _GUARDS):
         return
     for name, (outside, message) in _GUARDS.items():
         record_id = _uuid(params[name]) if name in params else None

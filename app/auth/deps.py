@@ -9,7 +9,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import service as auth_service
-from app.auth.boundary import caller_of
+from app.auth.boundary import caller_of, guard
 from app.auth.service import Caller
 from app.db import SessionDep
 from app.enums import Scope
@@ -26,7 +26,10 @@ def _require(scope: Scope) -> Callable[..., Caller]:
     ) -> Caller:
         header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
         identified = caller_of(request, session) if header else None
-        return auth_service.authenticate(session, header, scope, identified)
+        caller = auth_service.authenticate(session, header, scope, identified)
+        # Records of other teams (and restricted postmortems) are 404 before the route runs.
+        guard(request, session, caller)
+        return caller
 
     return dependency
 
