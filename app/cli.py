@@ -18,6 +18,7 @@ from app.db import make_engine, session_scope
 from app.enums import Scope
 from app.errors import AppError
 from app.main import create_app
+from app.metrics import serve_process_metrics
 from app.settings import get_settings
 from app.sync.worker import Worker
 
@@ -68,12 +69,33 @@ def worker(
             "each integration's max_concurrency still caps its own",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this process's sync metrics (latency, drift, budget waits) for "
+            "Prometheus at http://HOST:PORT/metrics; off by default",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Interface the metrics port binds (0.0.0.0 in a container)")
+    ] = "127.0.0.1",
 ) -> None:
     """Run sync workers without the API (scale-out on PostgreSQL: run as many as you like)."""
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url())
     sync_worker = Worker(engine, settings)
     runners = threads or settings.sync.runners
+    if metrics_port is not None:
+        try:
+            serve_process_metrics(metrics_host, metrics_port)
+        except OSError as exc:
+            typer.echo(
+                f"--metrics-port: cannot listen on {metrics_host}:{metrics_port}: {exc}", err=True
+            )
+            raise typer.Exit(2) from exc
+        typer.echo(f"Sync metrics on http://{metrics_host}:{metrics_port}/metrics")
     main = threading.Thread(target=sync_worker.run_forever, args=(runners,), daemon=True)
     main.start()
     typer.echo(f"{runners} sync runner thread(s) running; Ctrl-C to stop.")

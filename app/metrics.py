@@ -8,7 +8,13 @@ import time
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -179,3 +185,10 @@ def make_registry(engine: Engine, ttl: float) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(engine, ttl))
     return registry
+
+
+def serve_process_metrics(host: str, port: int) -> None:
+    """This process's own series on a port of its own, for a worker without the API: its
+    latency and drift live only in the process that did the work, so it is scraped there. No
+    token: bind it where only the scraper reaches (loopback by default)."""
+    start_http_server(port, addr=host, registry=PROCESS_REGISTRY)
