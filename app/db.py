@@ -19,6 +19,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def empty_list() -> list[Any]:
+    """A table column's default list. Not `default_factory=list`: building a table model asks
+    pydantic whether each factory takes arguments, and for the builtin `list` that parses its
+    text signature every time (~150 us a field against ~5 us for a function)."""
+    return []
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, returns timezone-aware UTC on every backend (SQLite keeps no zone)."""
 

@@ -5,7 +5,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import BigInteger, Index, event
 from sqlmodel import JSON, Column, Field, SQLModel, Text
 
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, empty_list, utcnow
 
 
 class ActionItem(SQLModel, table=True):
@@ -55,7 +55,7 @@ class ActionItem(SQLModel, table=True):
     title: str = Field(max_length=300)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     definition_of_done: list[str] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False)
     )
     verification: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     owner_person_id: UUID | None = Field(default=None, foreign_key="person.id", index=True)

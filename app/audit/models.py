@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Index
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, empty_list, utcnow
 
 
 class AuditEvent(SQLModel, table=True):
@@ -31,7 +31,7 @@ class AuditEvent(SQLModel, table=True):
     method: str | None = Field(default=None, max_length=10)
     # The route template, "/v1/postmortems/{postmortem_id}"; None for the command line.
     route: str | None = Field(default=None, max_length=300)
-    fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fields: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     client_address: str | None = Field(default=None, max_length=100)
     request_id: str | None = Field(default=None, max_length=200)
     # The HTTP status answered (403 for a refused call); None for the command line.

@@ -4,7 +4,7 @@ from uuid import UUID, uuid4
 
 from sqlmodel import JSON, Column, Field, SQLModel, Text
 
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, empty_list, utcnow
 
 
 class Integration(SQLModel, table=True):
@@ -22,7 +22,7 @@ class Integration(SQLModel, table=True):
     # project key, Linear team id.
     default_project: str = Field(max_length=200)
     default_issue_type: str | None = Field(default=None, max_length=100)
-    labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    labels: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     is_default: bool = Field(default=False)
     max_concurrency: int = Field(default=2)

@@ -6,7 +6,7 @@ from sqlalchemy import Index
 from sqlalchemy import false as sa_false
 from sqlmodel import JSON, Column, Field, SQLModel, Text
 
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, empty_list, utcnow
 
 
 class Postmortem(SQLModel, table=True):
@@ -52,7 +52,7 @@ class Postmortem(SQLModel, table=True):
     review_held_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     # [{"kind": "runbook", "url": "...", "title": "..."}]
     links: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False)
     )
     # {"L1": {"contributed": "no", "note": ""}, ...}
     chain_walk: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

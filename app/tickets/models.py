@@ -3,7 +3,7 @@ from uuid import UUID, uuid4
 
 from sqlmodel import JSON, Column, Field, SQLModel, Text
 
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, empty_list, utcnow
 
 
 class TicketLink(SQLModel, table=True):
@@ -41,4 +41,4 @@ class TicketLink(SQLModel, table=True):
     verification_signal: str | None = Field(default=None, sa_column=Column(Text))
     verification_signal_by: str | None = Field(default=None, max_length=200)
     # Other tickets found carrying this item's marker and closed as duplicates of this one.
-    duplicate_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    duplicate_keys: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
