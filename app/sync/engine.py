@@ -63,6 +63,8 @@ class Outcome:
 
     done: bool
     retry_in: float | None = None
+    # The job was marked done inside the step's own last write (`jobs.Lease.finish`).
+    finished: bool = False
 
 
 class ConnectorCache:
@@ -135,17 +137,31 @@ def _route(session: Session, item: ActionItem) -> integrations_service.Route:
     return route
 
 
-def create(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorCache) -> Outcome:
+def _done(session: Session, lease: jobs.Lease | None) -> Outcome:
+    """The job's work is over: finish it in this transaction when the runner gave its lease."""
+    if lease is None:
+        return Outcome(done=True)
+    lease.finish(session)
+    return Outcome(done=True, finished=True)
+
+
+def create(
+    db: Engine,
+    item_id: UUID,
+    settings: Settings,
+    connectors: ConnectorCache,
+    lease: jobs.Lease | None = None,
+) -> Outcome:
     # Step 1: the intent, with the marker every ticket carries.
     with session_scope(db) as session:
         item = session.get(ActionItem, item_id, with_for_update=True)
         if not _wants_ticket(item):
-            return Outcome(done=True)
+            return _done(session, lease)
         assert item is not None
         link = links.link_of(session, item_id)
         if links.has_ticket(link):
             links.mark_synced(session, item)
-            return Outcome(done=True)
+            return _done(session, lease)
         if link is None:
             route = _route(session, item)
             link = TicketLink(
@@ -176,10 +192,14 @@ def create(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorC
     if attempts > 0:
         found = connector.find_by_marker(target, spec.marker, intent_at - timedelta(minutes=5))
         if found is not None:
-            _record_ticket(
-                db, link_id, item_id, found, note="found by marker after an unconfirmed create"
+            return _record_ticket(
+                db,
+                link_id,
+                item_id,
+                found,
+                note="found by marker after an unconfirmed create",
+                lease=lease,
             )
-            return Outcome(done=True)
         if unanswered_at is not None:
             left = unanswered_at + resend_wait(integration, settings) - utcnow()
             if left > timedelta(0):
@@ -200,8 +220,7 @@ def create(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorC
         raise
 
     # Step 3: the ticket's key.
-    _record_ticket(db, link_id, item_id, ref, note=None)
-    return Outcome(done=True)
+    return _record_ticket(db, link_id, item_id, ref, note=None, lease=lease)
 
 
 def _create_going_out(link: TicketLink) -> None:
@@ -218,8 +237,14 @@ def _create_answered(db: Engine, link_id: UUID) -> None:
 
 
 def _record_ticket(
-    db: Engine, link_id: UUID, item_id: UUID, ref: TicketRef, *, note: str | None
-) -> None:
+    db: Engine,
+    link_id: UUID,
+    item_id: UUID,
+    ref: TicketRef,
+    *,
+    note: str | None,
+    lease: jobs.Lease | None,
+) -> Outcome:
     with session_scope(db) as session:
         link = session.get(TicketLink, link_id, with_for_update=True)
         item = session.get(ActionItem, item_id, with_for_update=True)
@@ -240,6 +265,7 @@ def _record_ticket(
             note=note,
         )
         links.mark_synced(session, item)
+        return _done(session, lease)
 
 
 def _linked(
@@ -251,12 +277,18 @@ def _linked(
     return item, link, integration
 
 
-def update(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorCache) -> Outcome:
+def update(
+    db: Engine,
+    item_id: UUID,
+    settings: Settings,
+    connectors: ConnectorCache,
+    lease: jobs.Lease | None = None,
+) -> Outcome:
     with session_scope(db) as session:
         item, link, integration = _linked(session, item_id)
         if not _wants_ticket(item) or not links.has_ticket(link):
             # No ticket yet: the create will carry the current content.
-            return Outcome(done=True)
+            return _done(session, lease)
         assert item is not None and link is not None and integration is not None
         spec = spec_for(session, item, integration, link.marker, settings)
         ref = links.ticket_ref(link)
@@ -274,7 +306,7 @@ def update(db: Engine, item_id: UUID, settings: Settings, connectors: ConnectorC
         item = session.get(ActionItem, item_id, with_for_update=True)
         if item is not None:
             links.mark_synced(session, item)
-    return Outcome(done=True)
+        return _done(session, lease)
 
 
 def set_state(
@@ -321,7 +353,11 @@ def set_state(
 
 
 def comment(
-    db: Engine, item_id: UUID, payload: dict[str, Any], connectors: ConnectorCache
+    db: Engine,
+    item_id: UUID,
+    payload: dict[str, Any],
+    connectors: ConnectorCache,
+    lease: jobs.Lease | None = None,
 ) -> Outcome:
     """Add a comment to the item's ticket (what the service itself decided, such as a
     verification); an item without a ticket has nowhere to say it."""
@@ -336,7 +372,7 @@ def comment(
         item = session.get(ActionItem, item_id, with_for_update=True)
         if item is not None:
             links.mark_synced(session, item)
-    return Outcome(done=True)
+        return _done(session, lease)
 
 
 def state_request_failed(session: Session, item_id: UUID, reason: str) -> None:

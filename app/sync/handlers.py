@@ -28,11 +28,14 @@ class Handler:
     parked: Parked
 
 
-def _item_job(step: Callable[[Engine, UUID, Settings, ConnectorCache], Outcome]) -> Run:
+ItemStep = Callable[[Engine, UUID, Settings, ConnectorCache, jobs.Lease], Outcome]
+
+
+def _item_job(step: ItemStep) -> Run:
     def run(db: Engine, job: Job, settings: Settings, connectors: ConnectorCache) -> Outcome:
         if job.action_item_id is None:
             return Outcome(done=True)
-        return step(db, job.action_item_id, settings, connectors)
+        return step(db, job.action_item_id, settings, connectors, jobs.Lease.of(job))
 
     return run
 
@@ -58,7 +61,7 @@ def _state_request_parked(session: Session, job: Job, reason: str) -> None:
 def _comment(db: Engine, job: Job, settings: Settings, connectors: ConnectorCache) -> Outcome:
     if job.action_item_id is None:
         return Outcome(done=True)
-    return engine.comment(db, job.action_item_id, job.payload, connectors)
+    return engine.comment(db, job.action_item_id, job.payload, connectors, jobs.Lease.of(job))
 
 
 def _apply_delivery(

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, or_, select, update
+from sqlmodel import Session, col, func, or_, select
 
 from app.action_items.models import ActionItem
 from app.crypto import SecretBox
@@ -38,7 +38,7 @@ from app.idempotency import store as idempotency_store
 from app.integrations.models import Integration
 from app.metrics import SYNC_BUDGET_WAITS, SYNC_LATENCY
 from app.settings import Settings, SyncPolicy
-from app.sync import budget, sqlite_writes, wakeup
+from app.sync import budget, jobs, sqlite_writes, wakeup
 from app.sync import engine as sync_engine
 from app.sync.handlers import handler_for
 from app.sync.jobs import OUTBOUND
@@ -256,7 +256,8 @@ class Worker:
             )
         else:
             if outcome.done:
-                self._finish(entry)
+                if not outcome.finished:
+                    self._finish(entry)
                 if entry.lane == OUTBOUND:
                     SYNC_LATENCY.labels(entry.kind).observe(
                         (utcnow() - entry.created_at).total_seconds()
@@ -265,14 +266,8 @@ class Worker:
                 self._later(entry, outcome.retry_in or self.settings.sync.poll_seconds)
 
     def _finish(self, entry: Job) -> None:
-        # One statement, no ORM load: it runs once per job. A job whose lease ran out and was
-        # taken over has another owner and is left alone.
         with session_scope(self.db) as session:
-            session.execute(
-                update(Job)
-                .where(col(Job.id) == entry.id, col(Job.lease_owner) == entry.lease_owner)
-                .values(status="done", leased_until=None, last_error=None, updated_at=utcnow())
-            )
+            jobs.Lease.of(entry).finish(session)
 
     def _later(self, entry: Job, seconds: float) -> None:
         with session_scope(self.db) as session:
