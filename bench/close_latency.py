@@ -16,20 +16,15 @@ import argparse
 import copy
 import statistics
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
 
 from app.db import make_engine
-from app.main import create_app
-from app.settings import Settings
+from bench.report import add_json_option, peak_rss_mb, write_json
 from bench.service_setup import (
     SECRET,
     admin_token,
@@ -37,6 +32,7 @@ from bench.service_setup import (
     count,
     database,
     publish,
+    service_process,
     settings_for,
     wait_for,
 )
@@ -45,28 +41,6 @@ from tests.e2e.webhook_support import sign
 from tests.fake_trackers.linear import FakeLinear, issue_update_payload
 
 SYNCED = "SELECT count(*) FROM action_item WHERE sync_state = 'synced'"
-
-
-@contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    """The app under uvicorn on a loopback port, in a thread (its lifespan starts the embedded
-    worker when settings.sync.run_in_api_process)."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def closed_payload(fake: FakeLinear, issue_id: str) -> dict[str, Any]:
@@ -84,6 +58,8 @@ def closed_payload(fake: FakeLinear, issue_id: str) -> dict[str, Any]:
 class Result:
     name: str
     seconds: list[float]
+    # The API process's highest resident set size during the run.
+    peak_rss_mb: float | None = None
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.seconds)
@@ -145,7 +121,7 @@ def run(kind: str, wake: bool, items: int, processes: int) -> Result:
                 }
                 workers = [start_worker_process(settings, **env) for _ in range(processes)]
             try:
-                with served(settings) as url:
+                with service_process(settings) as (url, pid):
                     with httpx.Client(
                         base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
                     ) as setup:
@@ -153,7 +129,9 @@ def run(kind: str, wake: bool, items: int, processes: int) -> Result:
                         ids = publish(setup, items)
                     if not wait_for(engine, SYNCED, items, timeout=300):
                         sys.exit(f"{name}: tickets not created ({count(engine, SYNCED)})")
-                    return closes(name, url, token, fake, integration, ids)
+                    result = closes(name, url, token, fake, integration, ids)
+                    result.peak_rss_mb = peak_rss_mb(pid)
+                    return result
             finally:
                 for process in workers:
                     stop(process)
@@ -169,6 +147,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="standalone worker processes")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgresql", action="store_true")
+    add_json_option(parser)
     args = parser.parse_args()
     kinds = [k for k in ("sqlite", "postgresql") if not getattr(args, f"skip_{k}")]
     results: list[tuple[Result, Result]] = []
@@ -189,6 +168,27 @@ def main() -> int:
             f"{'  p50 ratio, poll only / woken':52} "
             f"{polled.percentile(0.5) / woken.percentile(0.5):15.1f}x"
         )
+    for pair in results:
+        for result in pair:
+            print(f"peak RSS of the API process, {result.name}: {result.peak_rss_mb or 0:.0f} MB")
+    write_json(
+        args.json,
+        "bench.close_latency",
+        {
+            "runs": [
+                {
+                    "name": result.name,
+                    "closes": len(result.seconds),
+                    "p50_ms": round(result.percentile(0.5) * 1000, 1),
+                    "p99_ms": round(result.percentile(0.99) * 1000, 1),
+                    "mean_ms": round(statistics.mean(result.seconds) * 1000, 1),
+                    "api_peak_rss_mb": result.peak_rss_mb,
+                }
+                for pair in results
+                for result in pair
+            ],
+        },
+    )
     return 0
 
 

@@ -3,7 +3,12 @@ integration and published items."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -27,6 +32,7 @@ from app.settings import CheckPolicy, EgressSettings, Settings, SyncPolicy
 from tests.factories import action_item_body, make_person, make_postmortem, make_team
 from tests.fake_trackers.linear import API_KEY, TEAM_ID
 
+ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PER_POSTMORTEM = 100
 TEAM = "storage"
@@ -139,3 +145,63 @@ def pause(engine: Engine, paused: bool) -> None:
     until = datetime(2999, 1, 1, tzinfo=UTC) if paused else None
     with engine.begin() as conn:
         conn.execute(update(Integration).values(paused_until=until))
+
+
+def service_environment(settings: Settings) -> dict[str, str]:
+    """The environment that gives `followthrough serve` (or `worker`) these settings."""
+    return {
+        **os.environ,
+        "FOLLOWTHROUGH_DATABASE_URL": settings.resolved_database_url(),
+        "FOLLOWTHROUGH_SECRET_KEY": settings.resolved_secret_key(),
+        "FOLLOWTHROUGH_DATA_DIR": str(settings.data_dir),
+        "FOLLOWTHROUGH_SYNC__RUN_IN_API_PROCESS": str(settings.sync.run_in_api_process).lower(),
+        "FOLLOWTHROUGH_SYNC__WAKE_ON_ENQUEUE": str(settings.sync.wake_on_enqueue).lower(),
+        "FOLLOWTHROUGH_SYNC__RECONCILE_INTERVAL_SECONDS": str(
+            settings.sync.reconcile_interval_seconds
+        ),
+        "FOLLOWTHROUGH_CHECKS__MAX_COMMITTED_ITEMS": str(settings.checks.max_committed_items),
+        "FOLLOWTHROUGH_METRICS_CACHE_SECONDS": str(settings.metrics_cache_seconds),
+        "FOLLOWTHROUGH_EGRESS__ALLOW_HOSTS": ",".join(settings.egress.allow_hosts),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def service_process(settings: Settings) -> Iterator[tuple[str, int]]:
+    """`followthrough serve` in a process of its own, as deployed: (base URL, pid)."""
+    port = free_port()
+    # Our own interpreter and command line; the port is a number we chose.
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "app.cli", "serve", "--no-migrate", "--port", str(port)],
+        cwd=ROOT,
+        env=service_environment(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the service exited with {process.returncode}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the service did not start in 30 s")
+            time.sleep(0.05)
+        yield url, process.pid
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

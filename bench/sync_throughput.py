@@ -30,6 +30,7 @@ from app.db import make_engine
 from app.main import create_app
 from app.settings import Settings
 from app.sync.worker import start_in_background
+from bench.report import add_json_option, write_json
 from bench.service_setup import (
     admin_token,
     connect_linear,
@@ -184,6 +185,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="standalone worker processes")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgresql", action="store_true")
+    add_json_option(parser)
     args = parser.parse_args()
     runners = max(args.concurrency, 8)
     per_process = max(8, math.ceil(args.concurrency / args.processes))
@@ -223,6 +225,28 @@ def main() -> int:
         " processes, the fake tracker and PostgreSQL not counted)"
     )
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    write_json(
+        args.json,
+        "bench.sync_throughput",
+        {
+            "items": args.items,
+            "latency_seconds": args.latency,
+            "max_concurrency": args.concurrency,
+            "bound_items_per_second": ideal,
+            "runs": [
+                {
+                    "name": r.name,
+                    "items": r.items,
+                    "items_per_second": round(r.rate, 2),
+                    "x_naive": round(r.rate / base, 2),
+                    "share_of_bound": round(r.rate / ideal, 3),
+                    "cpu_ms_per_item": round(r.cpu / r.items * 1000, 2) if r.cpu else None,
+                    "creates_at_once": r.stats.creates_at_once if r.stats else 1,
+                }
+                for r in results
+            ],
+        },
+    )
     if violations:
         print(f"{len(violations)} requests broke Linear's contract: {violations[:3]}")
         return 1
