@@ -51,6 +51,19 @@ SYNC_BUDGET_WAITS = Counter(
     ["integration"],
     registry=PROCESS_REGISTRY,
 )
+WEBHOOK_DELIVERIES_PROCESSED = Counter(
+    "followthrough_webhook_deliveries_processed",
+    "Deliveries the worker applied: 'applied' when an event concerned one of our tickets,"
+    " 'foreign' when none did",
+    ["outcome"],
+    registry=PROCESS_REGISTRY,
+)
+RETENTION_PURGED = Counter(
+    "followthrough_retention_purged",
+    "Rows retention removed: deliveries and jobs deleted, delivery bodies emptied",
+    ["what"],
+    registry=PROCESS_REGISTRY,
+)
 
 
 class DatabaseCollector(Collector):
@@ -90,7 +103,8 @@ class DatabaseCollector(Collector):
         )
         deliveries = GaugeMetricFamily(
             "followthrough_webhook_deliveries",
-            "Webhook deliveries received",
+            "Webhook deliveries stored, by outcome; foreign and ignored ones are deleted a few"
+            " hours after they were processed (FOLLOWTHROUGH_RETENTION__UNUSED_DELIVERY_HOURS)",
             labels=["integration", "outcome"],
         )
         waiting = GaugeMetricFamily(

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.action_items.history import record
 from app.action_items.models import ActionItem
@@ -26,6 +26,7 @@ from app.db import session_scope, utcnow
 from app.enums import ActionItemStatus as S
 from app.integrations.models import Integration
 from app.integrations.schemas import IntegrationOptions
+from app.metrics import WEBHOOK_DELIVERIES_PROCESSED
 from app.people.models import Person
 from app.people.service import account_on
 from app.tickets import links
@@ -138,14 +139,36 @@ def snapshot_event(snapshot: TicketSnapshot, delivery_id: str) -> TrackerEvent:
 
 
 def apply_delivery(engine: Engine, delivery_row_id: object) -> None:
-    """Apply a stored delivery's events, all in one transaction, and record the outcome."""
+    """Apply a stored delivery's events, all in one transaction, and record the outcome:
+    applied when an event concerned one of our tickets, foreign when none did."""
     with session_scope(engine) as session:
         row, integration, events = webhooks_service.claim_for_apply(session, delivery_row_id)
         if row is None or integration is None:
             return
-        cause = Cause(Source.WEBHOOK, f"delivery:{row.delivery_id}")
-        outcomes = [apply_event(session, integration, event, cause) for event in events]
-        webhooks_service.mark_applied(session, row, "; ".join(outcomes))
+        if not _concerns_us(session, integration.id, events):
+            # A site-wide or organisation webhook sends every ticket's events; most are these.
+            outcome = "foreign"
+            detail = "; ".join(f"{e.external_key}: not a ticket of ours" for e in events)
+            webhooks_service.mark_foreign(session, row, detail or "no event in it")
+        else:
+            outcome = "applied"
+            cause = Cause(Source.WEBHOOK, f"delivery:{row.delivery_id}")
+            outcomes = [apply_event(session, integration, event, cause) for event in events]
+            webhooks_service.mark_applied(session, row, "; ".join(outcomes))
+    WEBHOOK_DELIVERIES_PROCESSED.labels(outcome).inc()
+
+
+def _concerns_us(session: Session, integration_id: object, events: list[TrackerEvent]) -> bool:
+    """One of the events is about a ticket linked to an action item (one query for them all)."""
+    keys = {event.external_key for event in events}
+    if not keys:
+        return False
+    linked = session.exec(
+        select(TicketLink.id)
+        .where(TicketLink.integration_id == integration_id, col(TicketLink.external_key).in_(keys))
+        .limit(1)
+    ).first()
+    return linked is not None
 
 
 # -- verification signals -----------------------------------------------------------------------

@@ -178,6 +178,18 @@ def mark_applied(session: Session, row: WebhookDelivery, detail: str) -> None:
     session.add(row)
 
 
+def mark_foreign(session: Session, row: WebhookDelivery, detail: str) -> None:
+    """None of its events concerned a ticket of ours. Its body goes at once (nothing reads a
+    processed delivery's body again, and most of a busy tracker's deliveries are these); the
+    row stays, so a redelivery is a duplicate, until retention deletes it (app/retention.py)."""
+    row.outcome = "foreign"
+    row.detail = detail[:4000]
+    row.processed_at = utcnow()
+    row.body = ""
+    row.headers = {}
+    session.add(row)
+
+
 def mark_failed(session: Session, delivery_row_id: object, reason: str) -> None:
     """Its job was parked: say so on the delivery, with why."""
     row = session.get(WebhookDelivery, delivery_row_id, with_for_update=True)
