@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from app import migrate
+from app import migrate, retention
 from app.audit import service as audit_service
 from app.auth import service as auth_service
 from app.connection_limits import server_options
@@ -25,7 +25,7 @@ from app.sync.worker import Worker
 app = typer.Typer(
     help="Followthrough: postmortems whose action items get done.", no_args_is_help=True
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and retention.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
@@ -118,6 +118,25 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     """Apply migrations up to REVISION (default: the latest)."""
     migrate.upgrade(get_settings().resolved_database_url(), revision)
     typer.echo(f"Database at {revision}.")
+
+
+@db_app.command("purge")
+def db_purge() -> None:
+    """Apply the retention policy once (FOLLOWTHROUGH_RETENTION__*), as the worker does every few
+    minutes, and print what it removed."""
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        purged = retention.purge(engine, settings.retention)
+    finally:
+        engine.dispose()
+    for line in purged.lines():
+        typer.echo(line)
+    if engine.dialect.name == "sqlite":
+        typer.echo(
+            "SQLite reuses the freed space for new rows; the file shrinks only with VACUUM "
+            "(run it once, with the service stopped, after a large first purge)."
+        )
 
 
 @tokens_app.command("create")

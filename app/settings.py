@@ -541,6 +541,28 @@ class RequestLimits(BaseModel):
     auth_failure_addresses: int = Field(10_000, ge=1)
 
 
+class RetentionPolicy(BaseModel):
+    """How long webhook deliveries and finished jobs are kept (app/retention.py purges them)."""
+
+    # An applied delivery (about one of our tickets) keeps its body and headers this long, to
+    # read what a tracker sent; its row, outcome and detail stay for good.
+    delivery_body_days: float = Field(14.0, gt=0)
+    # A delivery about no ticket of ours, or of an event type we do not use, is deleted this long
+    # after it was processed; until then a redelivery of it is a duplicate. Two hours outlast
+    # Jira's retries (about 30 minutes) and Linear's first two (about 1 minute and 1 hour). A later
+    # one (Linear's last, about 6 hours; GitHub's manual redeliveries, up to 3 days) is judged
+    # again, which changes nothing for a ticket that is not ours. Deliveries about our tickets
+    # are never deleted, so any redelivery of one is caught.
+    unused_delivery_hours: float = Field(2.0, gt=0)
+    # Finished (done) jobs. Parked (dead) jobs and failed deliveries are kept until someone
+    # retries them. At least a day: the write budget counts the last hour's jobs (sync/budget.py).
+    done_job_days: float = Field(7.0, ge=1)
+    # How often the sync worker purges, and rows per transaction: SQLite's write lock is held
+    # for one batch at a time.
+    purge_seconds: float = Field(300.0, gt=0)
+    batch_rows: int = Field(5000, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FOLLOWTHROUGH_", env_nested_delimiter="__", extra="ignore"
@@ -572,6 +594,7 @@ class Settings(BaseSettings):
     trusted_proxies: list[IPv4Network | IPv6Network] = []
     limits: RequestLimits = RequestLimits()
     egress: EgressSettings = EgressSettings()
+    retention: RetentionPolicy = RetentionPolicy()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -31,6 +31,7 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, or_, select
 
+from app import retention
 from app.action_items.models import ActionItem
 from app.crypto import SecretBox
 from app.db import session_scope, utcnow
@@ -403,7 +404,7 @@ class Worker:
         interval = self.settings.sync.reconcile_interval_seconds
         next_reconcile = time.monotonic() + interval
         limits = self.settings.limits
-        next_purge = time.monotonic()
+        next_purge = next_retention = time.monotonic()
         while not self._stop.is_set():
             try:
                 if interval and time.monotonic() >= next_reconcile:
@@ -415,9 +416,12 @@ class Worker:
                     idempotency_store.purge_expired(
                         self.db, timedelta(hours=limits.idempotency_key_hours)
                     )
+                if time.monotonic() >= next_retention:
+                    next_retention = time.monotonic() + self.settings.retention.purge_seconds
+                    retention.purge(self.db, self.settings.retention)
             except Exception:
                 logger.exception("sync worker housekeeping failed; retrying")
-            due = [next_purge] + ([next_reconcile] if interval else [])
+            due = [next_purge, next_retention] + ([next_reconcile] if interval else [])
             self._stop.wait(max(min(due) - time.monotonic(), 0.05))
 
     def stop(self) -> None:
