@@ -54,6 +54,13 @@ format: install-dev
 	$(BIN)/ruff format app connectors tests bench
 	$(BIN)/ruff check --fix app connectors tests bench
 
+# The fault run (bench/fault_run.py): 1,000 items through 2 API processes and 2 workers on a
+# PostgreSQL cluster of its own, create faults, 20 worker SIGKILLs, one database restart and
+# webhooks twice and out of order; fails unless one ticket per item, none lost, all converged.
+.PHONY: chaos
+chaos: install-dev
+	$(BIN)/python -m bench.fault_run --items 1000 --kills 20 --api-processes 2 --workers 2 $(CHAOS_ARGS)
+
 openapi: install
 	$(BIN)/followthrough openapi > openapi/openapi.json
 

@@ -1,144 +1,129 @@
-"""A fault run for the one-ticket, one-state promise, on loopback only.
+"""A fault run for the one-ticket, one-state promise, on loopback only, with the service deployed
+as it is in production: API processes (uvicorn) and standalone worker processes on one
+PostgreSQL.
 
-Publishes action items to the three fake trackers while their create calls are slowed past the
-client timeout, answered 500 or 429, or answered not at all after the ticket was made, with two
-worker processes of which one is killed (SIGKILL) now and then. Then, with reconciliation off,
-people change a random subset of the tickets (close as done, close as won't do, reopen after a
-close, add the verification label) and each change's webhook delivery is sent twice, pairs of
-events on one ticket in reversed order for half of them. Finally every item is compared with the
-fakes: one ticket per item, none lost, and the item's status what its ticket says.
+Action items are published through the API while the fake trackers' create calls meet faults at
+seeded rates (bench/create_faults.py: 500s, timeouts, answers lost after the ticket was made,
+tickets made after the client gave up, bursts of 429 with Retry-After), workers are SIGKILLed at
+random moments and replaced, and PostgreSQL is restarted once. Publishing comes in two waves:
+while the second wave is published and synced, people change the first wave's tickets and the
+webhook deliveries that say so go to the API processes, each delivery twice, pairs of changes in
+reversed order for half of them (bench/ticket_changes.py); then the second wave's tickets change
+too. Finally every item is compared with the fakes (bench/fault_check.py): one ticket per item by
+marker, none lost, the item's status what its ticket says, and every delivery recorded.
 
-    .venv/bin/python -m bench.fault_run [--items 60] [--seed 1] [--quick]
+    .venv/bin/python -m bench.fault_run                       # make chaos: 1,000 items, 20 kills
+    .venv/bin/python -m bench.fault_run --quick               # 30 items, 2 kills
+    .venv/bin/python -m bench.fault_run --items 100 --kills 3 --api-processes 2 --workers 2
     .venv/bin/python -m bench.fault_run --database-url postgresql://postgres@127.0.0.1:5432/postgres
 
-With a PostgreSQL URL a throwaway database is created on that server and dropped at the end.
-Exits 1 when an item has two tickets, none, or a status its ticket disagrees with. A second
-ticket made after the first create landed later than the client timeout plus the margin (the
-fake stalled past the window the service waits out) is counted apart, as late-dups, and does not
-fail the run; each problem is printed with its create calls, deliveries and item history.
+By default the run starts a PostgreSQL cluster of its own (bench/throwaway_postgres.py) so that it
+can restart it; with --database-url a throwaway database is made on that server instead, dropped
+at the end, and not restarted. Exits 1 unless there are no duplicates, no lost items and
+everything converged (every item synced and agreeing with its ticket, every delivery recorded,
+no job left waiting or dead). A second ticket made after a create landed later than the client
+timeout plus the margin (the fake stalled past the window the service waits out) is counted
+apart, as late-dups, and does not fail the run; each problem is printed with its create calls,
+deliveries and item history.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import copy
 import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import psycopg
-from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app import migrate
 from app.auth import service as auth_service
-from app.db import session_scope
+from app.db import make_engine, session_scope
 from app.enums import Scope
-from app.main import create_app
-from app.settings import EgressSettings, Settings, SyncPolicy
-from connectors.jira.mapping import DEFAULT_WONT_DO_RESOLUTIONS, marker_label
-from tests.e2e.sync_support import kill, start_worker_process, stop
-from tests.e2e.webhook_support import SECRET, send_github, send_jira, send_linear
-from tests.factories import action_item_body, make_person, make_postmortem, make_team
-from tests.fake_trackers.contracts import CONTRACTS, load_json
+from bench.create_faults import MARGIN, REPO, TIMEOUT, FaultPlan, Rates, instrument
+from bench.fault_check import check, report
+from bench.fault_state import TEAMS, TRACKERS, Run
+from bench.service_processes import ApiProcesses, Monkey, Workers, service_env
+from bench.throwaway_postgres import ThrowawayPostgres
+from bench.ticket_changes import deliver, plan_deliveries
+from tests.e2e.webhook_support import SECRET
+from tests.factories import action_item_body, postmortem_body
+from tests.fake_trackers.contracts import CONTRACTS
 from tests.fake_trackers.github import TOKEN, FakeGitHub
 from tests.fake_trackers.jira import API_TOKEN, FakeJira
-from tests.fake_trackers.linear import API_KEY, TEAM_ID, FakeLinear, issue_update_payload
-from tests.fake_trackers.server import Fault, Request
+from tests.fake_trackers.linear import API_KEY, TEAM_ID, FakeLinear
 
-TRACKERS = ("github", "jira", "linear")
-TEAMS = {"github": "payments", "jira": "search", "linear": "storage"}
-REPO = "acme/api"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-TIMEOUT, MARGIN = 1.0, 1.0
 OPTIONS = {"seconds_between_writes": 0, "seconds_between_requests": 0, "timeout_seconds": TIMEOUT}
-VERIFIED = "verified"
-# Where each tracker's create call goes (Linear: every call is POST /graphql).
-CREATE_CALLS = {
-    "github": (f"/repos/{REPO}/issues", b""),
-    "jira": ("/rest/api/3/issue", b""),
-    "linear": ("/graphql", b"issueCreate"),
+# Committed items per postmortem (the API processes allow this many).
+PER_POSTMORTEM = 10
+WORKER_SETTINGS = {
+    "FOLLOWTHROUGH_SYNC__POLL_SECONDS": "0.1",
+    "FOLLOWTHROUGH_SYNC__BACKOFF_BASE_SECONDS": "0.05",
+    "FOLLOWTHROUGH_SYNC__BACKOFF_CAP_SECONDS": "0.5",
+    "FOLLOWTHROUGH_SYNC__RECONCILE_INTERVAL_SECONDS": "0",
+    "FOLLOWTHROUGH_SYNC__RESEND_WINDOW_SECONDS": "0",
+    "FOLLOWTHROUGH_SYNC__RESEND_MARGIN_SECONDS": str(MARGIN),
+    # Longer than one create call can take (timeout 1 s, a look-up first), so a live worker's
+    # job is not taken over; a killed worker's job is, after this.
+    "FOLLOWTHROUGH_SYNC__LEASE_SECONDS": "4",
+    # The faults alone must not park a job: parking is not what this run measures.
+    "FOLLOWTHROUGH_SYNC__MAX_ATTEMPTS": "30",
+    # GitHub's declared 80 creates a minute would make a 1,000-item run last ten minutes; the
+    # budget has tests of its own.
+    "FOLLOWTHROUGH_SYNC__WRITE_BUDGET_PER_MINUTE": "1000000",
+    "FOLLOWTHROUGH_SYNC__WRITE_BUDGET_PER_HOUR": "1000000",
 }
-ERROR_BODIES = {
-    "github": {"message": "Server Error"},
-    "jira": {"errorMessages": ["Internal server error"], "errors": {}},
-    "linear": {"errors": [{"message": "Internal server error"}]},
-}
-RATE_BODIES = {
-    "github": {"message": "API rate limit exceeded"},
-    "jira": {"errorMessages": ["Rate limit exceeded."], "errors": {}},
-    "linear": {
-        "errors": [{"message": "Rate limit exceeded", "extensions": {"code": "RATELIMITED"}}]
-    },
-}
-# A person's changes; pairs are two events on one ticket.
-SCENARIOS = {
-    "done": ("done",),
-    "wont_do": ("wont_do",),
-    "close_reopen": ("done", "reopen"),
-    "label_close": ("label", "done"),
-    "close_label": ("done", "label"),
-}
-# A delivery's detail is "<key>: <outcome>" per event, joined by "; ".
-OUTCOME_SPLIT = re.compile(r"; (?=(?:acme/api#\d+|[A-Z]+-\d+): )")
-GITHUB_MARKER = re.compile(r"<!-- followthrough:action-item=(\S+) -->")
+
+
+@dataclass(frozen=True)
+class Options:
+    items: int = 1000
+    kills: int = 20
+    api_processes: int = 2
+    workers: int = 2
+    seed: int = 1
+    # Mean seconds between two blows (a kill, or the restart).
+    kill_every: float = 2.0
+    restart_database: bool = True
+    database_url: str | None = None
+    time_limit: float = 900.0
+    rates: Rates = field(default_factory=Rates)
 
 
 @dataclass
-class CreateFault(Fault):
-    """A fault for the create call only, so label lookups and searches pass; kind "pass" lets
-    one create through untouched (a slot in the seeded schedule)."""
+class Outcome:
+    """What a run found; `ok` is the verdict the exit code reports."""
 
-    exact_path: str = ""
-    body_has: bytes = b""
+    items: int
+    duplicates: int
+    late_duplicates: int
+    lost: int
+    disagreeing: int
+    converged: bool
+    kills: int
+    database_restarts: int
+    seconds_to_converge: float
+    counts: dict[str, collections.Counter[str]]
 
-    def matches(self, request: Request) -> bool:
-        return (
-            request.method == "POST"
-            and request.path == self.exact_path
-            and self.body_has in request.body
-        )
-
-
-@dataclass
-class Delivery:
-    tracker: str
-    key: str
-    action: str
-    send: Callable[[TestClient], Any]
-
-
-@dataclass
-class Run:
-    rng: random.Random
-    client: TestClient
-    engine: Engine
-    settings: Settings
-    fakes: dict[str, Any]
-    calls: list[CreateCall]
-    integrations: dict[str, str] = field(default_factory=dict)
-    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    logs: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=40))
-    kills: int = 0
-    injected: collections.Counter[str] = field(default_factory=collections.Counter)
-    answers: dict[str, collections.Counter[str]] = field(
-        default_factory=lambda: {t: collections.Counter() for t in TRACKERS}
-    )
-    scenario: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    @property
+    def ok(self) -> bool:
+        return self.converged and not (self.duplicates or self.lost or self.disagreeing)
 
 
 # -- set-up -------------------------------------------------------------------------------------
@@ -151,36 +136,90 @@ def admin_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def create_pg(admin: str) -> tuple[str, str]:
+@contextmanager
+def database(options: Options) -> Iterator[tuple[str, Callable[[], None] | None]]:
+    """(url of a fresh database, how to restart its server or None)."""
+    if options.database_url is None:
+        with ThrowawayPostgres() as pg:
+            yield pg.url(), (pg.restart if options.restart_database else None)
+        return
+    admin = admin_url(options.database_url)
     name = f"followthrough_fault_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return name, f"{base}/{name}"
+    try:
+        yield f"{base}/{name}", None
+    finally:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def drop_pg(admin: str, name: str) -> None:
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def call(
+    run: Run, method: str, path: str, done: Callable[[], bool] | None = None, **kwargs: Any
+) -> httpx.Response | None:
+    """One API call through the next API process, sent again after a 5xx or no answer (the
+    database restart cuts requests off). A call that must not happen twice passes `done`, which
+    looks in the database whether an earlier try took effect after all; then None is returned
+    instead of trying again."""
+    for attempt in range(20):
+        try:
+            response = run.api.client().request(method, path, **kwargs)
+            if response.status_code < 500:
+                return response
+        except httpx.TransportError:
+            pass
+        time.sleep(min(2.0, 0.1 * 2**attempt))
+        if done is not None and done():
+            return None
+    raise RuntimeError(f"{method} {path}: no answer below 500 after 20 tries")
+
+
+def answered(response: httpx.Response | None, status: int) -> httpx.Response:
+    assert response is not None and response.status_code == status, (
+        response.text if response is not None else "no answer"
+    )
+    return response
+
+
+def first_row(run: Run, sql: str, **params: Any) -> Any:
+    for attempt in range(20):
+        try:
+            with run.engine.connect() as conn:
+                return conn.execute(text(sql), params).scalar()
+        except OperationalError:  # the database is restarting: look again in a moment
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
 
 
 def connect(run: Run) -> None:
-    client = run.client
     for team in TEAMS.values():
-        make_team(client, team)
-    make_person(
-        client,
-        "alice",
-        display_name="Alice Moreau",
-        tracker_accounts={"github": "alice-gh", "jira": "557058:alice", "linear": "user-alice"},
+        answered(call(run, "POST", "/v1/teams", json={"slug": team, "name": team.title()}), 201)
+    person = call(
+        run,
+        "POST",
+        "/v1/people",
+        json={
+            "handle": "alice",
+            "display_name": "Alice Moreau",
+            "tracker_accounts": {
+                "github": "alice-gh",
+                "jira": "557058:alice",
+                "linear": "user-alice",
+            },
+        },
     )
+    answered(person, 201)
     specs = {
         "github": ({"token": TOKEN}, REPO),
         "jira": ({"email": "bot@example.com", "api_token": API_TOKEN}, "OPS"),
         "linear": ({"api_key": API_KEY}, TEAM_ID),
     }
     for kind, (credentials, project) in specs.items():
-        response = client.post(
+        response = call(
+            run,
+            "POST",
             "/v1/integrations",
             json={
                 "kind": kind,
@@ -192,630 +231,280 @@ def connect(run: Run) -> None:
                 "options": OPTIONS,
                 "routes": [{"team": TEAMS[kind]}],
                 "webhook_secret": SECRET,
+                "max_concurrency": 4,
             },
         )
-        assert response.status_code == 201, response.text
-        run.integrations[kind] = response.json()["id"]
+        run.integrations[kind] = answered(response, 201).json()["id"]
 
 
-def publish(run: Run, count: int) -> dict[str, str]:
-    """`count` committed items, three to a postmortem, teams in turn; returns item id -> tracker."""
+# A create or publish cut off by the database restart may have taken effect before it was.
+FIND_POSTMORTEM = "SELECT CAST(id AS TEXT) FROM postmortem WHERE incident_ref = :ref"
+POSTMORTEM_STATUS = "SELECT status FROM postmortem WHERE id = :id"
+
+
+def publish(run: Run, count: int, first: int) -> dict[str, str]:
+    """`count` committed items, up to PER_POSTMORTEM to a postmortem, trackers in turn by
+    postmortem; returns item id -> tracker."""
     tracker_of: dict[str, str] = {}
     made = 0
     while made < count:
-        kind = TRACKERS[(made // 3) % 3]
-        size = min(3, count - made)
+        number = first + made
+        kind = TRACKERS[(number // PER_POSTMORTEM) % 3]
+        size = min(PER_POSTMORTEM - number % PER_POSTMORTEM, count - made)
         items = [
-            action_item_body(title=f"Gate deploys on canary error rate, part {made + n}")
+            action_item_body(title=f"Gate deploys on canary error rate, part {number + n}")
             for n in range(size)
         ]
-        pm = make_postmortem(run.client, team=TEAMS[kind], action_items=items)
-        response = run.client.post(f"/v1/postmortems/{pm['id']}/publish")
-        assert response.status_code == 200, response.text
-        listed = run.client.get("/v1/action-items", params={"postmortem": pm["id"]}).json()
-        tracker_of.update({i["id"]: kind for i in listed["items"]})
+        body = postmortem_body(team=TEAMS[kind], action_items=items)
+        ref = body["incident_ref"]
+
+        def made_by_ref(ref: str = ref) -> bool:
+            return first_row(run, FIND_POSTMORTEM, ref=ref) is not None
+
+        created = call(run, "POST", "/v1/postmortems", made_by_ref, json=body)
+        pm = str(
+            answered(created, 201).json()["id"]
+            if created is not None
+            else first_row(run, FIND_POSTMORTEM, ref=ref)
+        )
+
+        def is_published(pm: str = pm) -> bool:
+            return first_row(run, POSTMORTEM_STATUS, id=uuid.UUID(pm)) == "published"
+
+        published = call(run, "POST", f"/v1/postmortems/{pm}/publish", is_published)
+        if published is not None:
+            answered(published, 200)
+        listed = call(
+            run, "GET", "/v1/action-items", params={"postmortem": pm, "limit": PER_POSTMORTEM}
+        )
+        tracker_of.update({i["id"]: kind for i in answered(listed, 200).json()["items"]})
         made += size
     return tracker_of
 
 
-def fault_name(fault: Fault) -> str:
-    return str(fault.status) if fault.kind == "status" else fault.kind
-
-
-def fault_schedule(run: Run, kind: str, creates: int) -> None:
-    """One fault for about every second create, in a seeded order among untouched creates."""
-    path, body_has = CREATE_CALLS[kind]
-    faults = []
-    for n in range(max(4, creates // 2)):
-        which = ("slow", "drop", "500", "429")[n % 4]
-        run.injected[which] += 1
-        if which == "slow":
-            # Answered after the client gave up, landing before timeout + margin has passed.
-            delay = run.rng.uniform(TIMEOUT + 0.2, TIMEOUT + MARGIN - 0.3)
-            fault = CreateFault("slow", delay=delay, exact_path=path, body_has=body_has)
-        elif which == "drop":
-            fault = CreateFault("drop", exact_path=path, body_has=body_has)
-        elif which == "500":
-            fault = CreateFault(
-                "status", status=500, body=ERROR_BODIES[kind], exact_path=path, body_has=body_has
-            )
-        else:
-            fault = CreateFault(
-                "status",
-                status=429,
-                headers={"Retry-After": "1"},
-                body=RATE_BODIES[kind],
-                exact_path=path,
-                body_has=body_has,
-            )
-        faults.append(fault)
-    faults += [CreateFault("pass", exact_path=path, body_has=body_has) for _ in range(creates)]
-    run.rng.shuffle(faults)
-    for fault in faults:
-        run.fakes[kind].inject(fault)
-
-
-# -- workers ------------------------------------------------------------------------------------
-
-
-def start_worker(run: Run) -> None:
-    process = start_worker_process(
-        run.settings,
-        FOLLOWTHROUGH_SYNC__RECONCILE_INTERVAL_SECONDS="0",
-        FOLLOWTHROUGH_SYNC__RESEND_WINDOW_SECONDS="0",
-        FOLLOWTHROUGH_SYNC__RESEND_MARGIN_SECONDS=str(MARGIN),
-        # Longer than one create call can take (timeout 1 s, a look-up first), so a live
-        # worker's job is not taken over; a killed worker's job is, after this.
-        FOLLOWTHROUGH_SYNC__LEASE_SECONDS="4",
-        # The faults alone must not park a job: parking is not what this run measures.
-        FOLLOWTHROUGH_SYNC__MAX_ATTEMPTS="30",
-    )
-    stderr = process.stderr
-    assert stderr is not None
-
-    def drain() -> None:
-        # The pipe must be read, or a chatty worker blocks on a full buffer.
-        for line in iter(stderr.readline, b""):
-            run.logs.append(f"[{process.pid}] {line.decode(errors='replace').rstrip()}")
-
-    threading.Thread(target=drain, daemon=True).start()
-    run.workers.append(process)
-
-
 def all_items(run: Run, tracker_of: dict[str, str]) -> list[dict[str, Any]]:
-    found, cursor = [], None
-    for _ in range(100):
+    """The items named in `tracker_of`, as the API shows them, each with its tracker."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
         params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = run.client.get("/v1/action-items", params=params).json()
-        found += [{**i, "tracker": tracker_of[i["id"]]} for i in page["items"]]
+        page = answered(call(run, "GET", "/v1/action-items", params=params), 200).json()
+        found += [
+            {**i, "tracker": tracker_of[i["id"]]} for i in page["items"] if i["id"] in tracker_of
+        ]
         cursor = page.get("next_cursor")
         if not cursor:
-            break
-    return found
+            return found
 
 
-@dataclass
-class CreateCall:
-    tracker: str
-    received: float
-    landed: float
-    answered: float
-    fault: str
-    status: int | None
-    body: bytes
+def scalar(engine: Engine, sql: str, **params: Any) -> int:
+    query = text(sql)
+    if "ids" in params:
+        query = query.bindparams(bindparam("ids", expanding=True))
+    for attempt in range(20):
+        try:
+            with engine.connect() as conn:
+                return int(conn.execute(query, params).scalar() or 0)
+        except OperationalError:  # the database is restarting: look again in a moment
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
+    return 0
 
 
-def instrument(kind: str, fake: Any, calls: list[CreateCall], started: float) -> None:
-    """Log every create call (when it came, its fault, when it was answered), and keep the
-    tracebacks of answers that found the client gone out of the output."""
-    server = fake._httpd
-    original_error, dispatch, take = server.handle_error, fake._dispatch, fake._take_fault
-    handle = fake.handle
-    path, body_has = CREATE_CALLS[kind]
-
-    def handle_error(request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            original_error(request, client_address)
-
-    def take_fault(request: Request) -> Fault | None:
-        fault = take(request)
-        if fault is not None and fault.kind == "slow":
-            # The delay counts from the request's arrival, not from the end of its checks.
-            fault.delay = max(0.0, fault.delay - (time.monotonic() - started - received(request)))
-        request.fault = fault  # type: ignore[attr-defined]
-        return fault
-
-    def landing(request: Request) -> Any:
-        request.landed = time.monotonic() - started  # type: ignore[attr-defined]
-        return handle(request)
-
-    def received(request: Request) -> float:
-        return float(request.received)  # type: ignore[attr-defined]
-
-    def logged(request: Request) -> tuple[Any, bool]:
-        request.received = time.monotonic() - started  # type: ignore[attr-defined]
-        reply, dropped = dispatch(request)
-        if request.method == "POST" and request.path == path and body_has in request.body:
-            fault = getattr(request, "fault", None)
-            calls.append(
-                CreateCall(
-                    kind,
-                    received(request),
-                    getattr(request, "landed", received(request)),
-                    time.monotonic() - started,
-                    fault_name(fault) if fault else "pass",
-                    None if dropped else reply.status,
-                    request.body,
-                )
-            )
-        return reply, dropped
-
-    server.handle_error = handle_error
-    fake._take_fault, fake._dispatch, fake.handle = take_fault, logged, landing
+BUSY_JOBS = "SELECT count(*) FROM job WHERE status IN ('pending', 'leased')"
+DEAD_JOBS = "SELECT count(*) FROM job WHERE status = 'dead'"
+SYNCED = "SELECT count(*) FROM action_item WHERE sync_state = 'synced' AND id IN :ids"
 
 
-def scalar(engine: Engine, sql: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(sql)).scalar() or 0)
+def synced(run: Run, ids: dict[str, str]) -> int:
+    if not ids:
+        return 0
+    return scalar(run.engine, SYNCED, ids=[uuid.UUID(i) for i in ids])
 
 
-def create_phase(run: Run, count: int, kills: int, deadline: float) -> bool:
-    for _ in range(2):
-        start_worker(run)
-    next_kill = time.monotonic() + run.rng.uniform(0.5, 2.5)
+def wait_synced(run: Run, ids: dict[str, str], deadline: float) -> bool:
     while time.monotonic() < deadline:
-        synced = scalar(run.engine, "SELECT count(*) FROM action_item WHERE sync_state = 'synced'")
-        if synced >= count:
+        if synced(run, ids) >= len(ids):
             return True
-        if run.kills < kills and time.monotonic() >= next_kill:
-            victim = run.workers.pop(run.rng.randrange(len(run.workers)))
-            kill(victim)
-            run.kills += 1
-            start_worker(run)
-            next_kill = time.monotonic() + run.rng.uniform(0.5, 2.5)
-        time.sleep(0.05)
+        time.sleep(0.2)
     return False
 
 
-# -- people changing tickets, and the deliveries that say so ------------------------------------
+def send_all(run: Run, deliveries: list[Any], senders: int) -> None:
+    """The deliveries from `senders` threads at once; one ticket's deliveries all go from one
+    thread, in their order."""
+    lanes: list[list[Any]] = [[] for _ in range(senders)]
+    tickets: dict[str, int] = {}
+    for delivery in deliveries:
+        lane = tickets.setdefault(delivery.key, len(tickets) % senders)
+        lanes[lane].append(delivery)
+
+    def send(lane: list[Any]) -> None:
+        for delivery in lane:
+            deliver(run, delivery)
+
+    threads = [threading.Thread(target=send, args=(lane,), daemon=True) for lane in lanes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
-def github_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# -- the run ------------------------------------------------------------------------------------
 
 
-def jira_now() -> str:
-    moment = datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
-
-
-def change_github(run: Run, key: str, action: str) -> Delivery:
-    fake: FakeGitHub = run.fakes["github"]
-    number = int(key.rsplit("#", 1)[1])
-    label = None
-    with fake.lock:
-        if action == "done":
-            fake.close(REPO, number, "completed")
-        elif action == "wont_do":
-            fake.close(REPO, number, "not_planned")
-        elif action == "reopen":
-            fake.reopen(REPO, number)
-        else:
-            issue = fake.issue(REPO, number)
-            label = {
-                "id": 4242,
-                "node_id": "LA_verified",
-                "url": f"{fake.base_url}/repos/{REPO}/labels/{VERIFIED}",
-                "name": VERIFIED,
-                "color": "0e8a16",
-                "default": False,
-                "description": None,
-            }
-            issue["labels"].append(label)
-            issue["updated_at"] = github_now()
-        after = copy.deepcopy(fake.issue(REPO, number))
-    name = {"done": "closed", "wont_do": "closed", "reopen": "reopened", "label": "labeled"}[action]
-    payload = copy.deepcopy(load_json(f"github/webhooks/issues/{name}.payload.json"))
-    payload["repository"]["full_name"] = REPO
-    payload["issue"].update(
-        {k: after[k] for k in ("number", "state", "state_reason", "labels", "updated_at")},
-        closed_at=after["closed_at"],
-    )
-    if label is not None:
-        payload["label"] = label
-    delivery = str(uuid.uuid4())
-    integration = run.integrations["github"]
-    return Delivery(
-        "github",
-        key,
-        action,
-        lambda c: send_github(c, integration, "issues", payload, delivery),
-    )
-
-
-def jira_ms(stamp: str) -> int:
-    return int(datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
-
-
-def change_jira(run: Run, key: str, action: str) -> Delivery:
-    fake: FakeJira = run.fakes["jira"]
-    with fake.lock:
-        before = copy.deepcopy(fake.issue(key)["fields"])
-        if action == "done":
-            fake.transition(key, "Done", "done", "Done")
-        elif action == "wont_do":
-            fake.transition(key, "Done", "done", "Won't Do")
-        elif action == "reopen":
-            fake.transition(key, "To Do", "new", None)
-        else:
-            fields = fake.issue(key)["fields"]
-            fields["labels"] = [*fields["labels"], VERIFIED]
-            fields["updated"] = jira_now()
-        issue = copy.deepcopy(fake.issue(key))
-    after = issue["fields"]
-    if action == "label":
-        payload = copy.deepcopy(load_json("jira/webhooks/jira_issue_updated.edited.json"))
-        items = [
-            {
-                "field": "labels",
-                "fieldtype": "jira",
-                "fieldId": "labels",
-                "from": None,
-                "fromString": " ".join(before["labels"]),
-                "to": None,
-                "toString": " ".join(after["labels"]),
-            }
-        ]
-    else:
-        name = "reopened" if action == "reopen" else "status_to_done"
-        payload = copy.deepcopy(load_json(f"jira/webhooks/jira_issue_updated.{name}.json"))
-        was, now = before["resolution"] or {}, after["resolution"] or {}
-        items = [
-            {
-                "field": "resolution",
-                "fieldtype": "jira",
-                "fieldId": "resolution",
-                "from": was.get("id"),
-                "fromString": was.get("name"),
-                "to": now.get("id"),
-                "toString": now.get("name"),
-            },
-            {
-                "field": "status",
-                "fieldtype": "jira",
-                "fieldId": "status",
-                "from": before["status"]["id"],
-                "fromString": before["status"]["name"],
-                "to": after["status"]["id"],
-                "toString": after["status"]["name"],
-            },
-        ]
-    payload["changelog"]["items"] = items
-    payload["timestamp"] = jira_ms(after["updated"])
-    payload["issue"].update(id=issue["id"], key=key)
-    payload["issue"]["fields"].update(
-        {
-            k: after[k]
-            for k in ("status", "resolution", "resolutiondate", "labels", "updated", "summary")
-        }
-    )
-    delivery = str(uuid.uuid4())
-    integration = run.integrations["jira"]
-    return Delivery("jira", key, action, lambda c: send_jira(c, integration, payload, delivery))
-
-
-def change_linear(run: Run, key: str, action: str) -> Delivery:
-    fake: FakeLinear = run.fakes["linear"]
-    with fake.lock:
-        issue_id = fake.by_key(key)["id"]
-        before = copy.deepcopy(fake.issues[issue_id])
-        if action == "done":
-            fake.set_state(issue_id, "Done", "completed")
-        elif action == "wont_do":
-            fake.set_state(issue_id, "Canceled", "canceled")
-        elif action == "reopen":
-            fake.set_state(issue_id, "Todo", "unstarted")
-        else:
-            label = next((x for x in fake.labels.values() if x["name"] == VERIFIED), None)
-            label = label or fake.add_label(VERIFIED)
-            issue = fake.issues[issue_id]
-            issue["labels"] = {"nodes": [*issue["labels"]["nodes"], label]}
-            issue["labelIds"] = [*issue["labelIds"], label["id"]]
-            issue["updatedAt"] = (
-                datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def fault_run(options: Options) -> Outcome:
+    """One whole run; prints as it goes and returns what it found."""
+    if not CONTRACTS.is_dir():
+        raise RuntimeError(f"vendor contracts not found at {CONTRACTS}; the fakes need them")
+    started = time.monotonic()
+    deadline = started + options.time_limit
+    rng = random.Random(options.seed)
+    data_dir = Path(tempfile.mkdtemp(prefix="fault-run-"))
+    fakes: dict[str, Any] = {"github": FakeGitHub(), "jira": FakeJira(), "linear": FakeLinear()}
+    api: ApiProcesses | None = None
+    workers: Workers | None = None
+    monkey: Monkey | None = None
+    logs: collections.deque[str] = collections.deque(maxlen=60)
+    try:
+        with database(options) as (url, restart):
+            migrate.upgrade(url)
+            engine = make_engine(url)
+            with session_scope(engine) as session:
+                _, token = auth_service.create(session, name="fault-run", scope=Scope.ADMIN)
+            env = service_env(url, data_dir, "fault-run")
+            plan = FaultPlan(options.rates, random.Random(options.seed + 1))
+            calls: list[Any] = []
+            for kind, fake in fakes.items():
+                fake.start()
+                instrument(kind, fake, plan, calls, started)
+            api = ApiProcesses(
+                {**env, "FOLLOWTHROUGH_CHECKS__MAX_COMMITTED_ITEMS": str(PER_POSTMORTEM)},
+                options.api_processes,
+                token,
+                logs,
             )
-        after = copy.deepcopy(fake.issues[issue_id])
-    changed = {"labelIds": before["labelIds"]} if action == "label" else {}
-    payload = issue_update_payload(before, after, changed or {"stateId": before["state"]["id"]})
-    delivery, sent_at = str(uuid.uuid4()), int(time.time() * 1000)
-    integration = run.integrations["linear"]
-    return Delivery(
-        "linear",
-        key,
-        action,
-        lambda c: send_linear(c, integration, payload, delivery, timestamp_ms=sent_at),
+            run = Run(rng, api, engine, fakes, plan, calls, logs=logs)
+            connect(run)
+            print(
+                f"{options.items} items, {options.api_processes} API process(es), "
+                f"{options.workers} worker(s), {options.kills} kills, "
+                f"database restart: {restart is not None}, seed {options.seed}",
+                flush=True,
+            )
+            publishing = time.monotonic()
+            workers = Workers({**env, **WORKER_SETTINGS}, options.workers, logs)
+            spread = (0.2 * options.kill_every, 1.8 * options.kill_every)
+            monkey = Monkey(workers, rng, options.kills, spread, restart)
+            tracker_of, last_sent = waves(run, options, monkey, deadline)
+            converged = wait_converged(run, monkey, tracker_of, deadline)
+            done = time.monotonic()
+            seconds, calm = done - publishing, done - max(last_sent, monkey.last_blow)
+            found = scalar(
+                engine, "SELECT count(*) FROM action_item_event WHERE note LIKE 'found by marker%'"
+            )
+            print(
+                f"faults hit: {dict(plan.hit)}; worker kills: {monkey.killed}; database restarts: "
+                f"{monkey.restarts} ({monkey.restart_seconds:.1f} s); crashed workers: {workers.died()}; "
+                f"tickets found by marker after a lost answer: {found}",
+                flush=True,
+            )
+            if monkey.error is not None:
+                print(f"the monkey failed: {monkey.error!r}")
+            items = all_items(run, tracker_of)
+            counts = check(run, items)
+            total = sum(counts.values(), collections.Counter[str]())
+            recorded_all = all(counts[k]["recorded"] == counts[k]["sent"] for k in TRACKERS)
+            converged = converged and recorded_all and monkey.error is None
+            report(counts, run, started, (seconds, calm) if converged else None)
+            outcome = Outcome(
+                items=total["items"],
+                duplicates=total["duplicates"],
+                late_duplicates=total["late duplicates"],
+                lost=total["lost"],
+                disagreeing=total["disagreeing"],
+                converged=converged,
+                kills=monkey.killed,
+                database_restarts=monkey.restarts,
+                seconds_to_converge=seconds,
+                counts=counts,
+            )
+            if not outcome.ok and logs:
+                print("last process log lines:", *logs, sep="\n  ")
+            engine.dispose()
+            return outcome
+    finally:
+        if monkey is not None:
+            monkey.halt()
+        if workers is not None:
+            workers.stop()
+        if api is not None:
+            api.close()
+        for fake in fakes.values():
+            fake.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def waves(
+    run: Run, options: Options, monkey: Monkey, deadline: float
+) -> tuple[dict[str, str], float]:
+    """Publish half the items, start the blows and let the first wave sync; then publish the
+    second wave while the first wave's webhook deliveries come in (the database restart falls
+    among them), and finally send the second wave's. Returns item id -> tracker, and when the
+    last delivery was sent."""
+    first_wave = publish(run, options.items // 2, 0)
+    monkey.start()
+    phase = time.monotonic()
+    wait_synced(run, first_wave, deadline)
+    print(f"first wave ({len(first_wave)}) synced in {time.monotonic() - phase:.1f} s", flush=True)
+    second_wave: dict[str, str] = {}
+    failed: list[BaseException] = []
+
+    def publish_second() -> None:
+        try:
+            second_wave.update(publish(run, options.items - len(first_wave), len(first_wave)))
+        except BaseException as exc:
+            failed.append(exc)
+
+    publisher = threading.Thread(target=publish_second, daemon=True)
+    publisher.start()
+    deliveries = plan_deliveries(run, all_items(run, first_wave))
+    monkey.restart_gate.set()
+    send_all(run, deliveries, options.api_processes)
+    publisher.join()
+    if failed:
+        raise RuntimeError("publishing the second wave failed") from failed[0]
+    phase = time.monotonic()
+    wait_synced(run, second_wave, deadline)
+    print(
+        f"second wave ({len(second_wave)}) synced {time.monotonic() - phase:.1f} s after "
+        "its publishing ended",
+        flush=True,
     )
+    send_all(run, plan_deliveries(run, all_items(run, second_wave)), options.api_processes)
+    return {**first_wave, **second_wave}, time.monotonic()
 
 
-CHANGES = {"github": change_github, "jira": change_jira, "linear": change_linear}
-
-
-def next_second() -> None:
-    # GitHub's updated_at has whole seconds: two changes on one ticket need two seconds.
-    time.sleep(1.05 - (time.time() % 1.0))
-
-
-def webhook_phase(run: Run, items: list[dict[str, Any]], deadline: float) -> bool:
-    chosen: list[tuple[dict[str, Any], str, bool]] = []
-    for kind in TRACKERS:
-        ticketed = [i for i in items if i["tracker"] == kind and i["ticket_key"]]
-        picked = run.rng.sample(ticketed, k=round(len(ticketed) * 0.75))
-        names = list(SCENARIOS)
-        seen: collections.Counter[str] = collections.Counter()
-        for n, item in enumerate(picked):
-            name = names[n % len(names)]
-            reversed_order = len(SCENARIOS[name]) == 2 and seen[name] % 2 == 1
-            seen[name] += 1
-            chosen.append((item, name, reversed_order))
-            run.scenario[item["id"]] = (name, reversed_order)
-    queues: dict[str, list[Delivery]] = {}
-    for step in (0, 1):
-        for item, name, _ in chosen:
-            if step < len(SCENARIOS[name]):
-                change = CHANGES[item["tracker"]]
-                queues.setdefault(item["id"], []).append(
-                    change(run, item["ticket_key"], SCENARIOS[name][step])
-                )
-        if step == 0:
-            next_second()
-    for item, _, reversed_order in chosen:
-        if reversed_order:
-            queues[item["id"]].reverse()
-    # Tickets in random order, each one's deliveries back to back (two quick changes by one
-    # person arrive together, and two workers apply them at once); every delivery comes again
-    # at a random later moment.
-    tickets = list(queues)
-    run.rng.shuffle(tickets)
-    firsts = [delivery for key in tickets for delivery in queues[key]]
-    order = [(float(n), d) for n, d in enumerate(firsts)]
-    order += [(run.rng.uniform(n + 0.5, len(firsts)), d) for n, d in enumerate(firsts)]
-    for _, delivery in sorted(order, key=lambda pair: pair[0]):
-        response = delivery.send(run.client)
-        answer = response.json().get("status") if response.status_code == 202 else None
-        run.answers[delivery.tracker][answer or f"http {response.status_code}"] += 1
+def wait_converged(run: Run, monkey: Monkey, ids: dict[str, str], deadline: float) -> bool:
+    """Until every blow has fallen, every item is synced and no job is waiting; False when the
+    deadline passes first or a job died."""
     while time.monotonic() < deadline:
-        waiting = scalar(
-            run.engine,
-            "SELECT count(*) FROM job WHERE lane = 'inbound' AND status IN ('pending', 'leased')",
-        )
-        if not waiting:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-# -- the check ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Ticket:
-    tracker: str
-    key: str
-    done: bool
-    wont_do: bool
-    duplicate: bool
-    labels: list[str]
-
-    def expected(self) -> set[str]:
-        if self.wont_do:
-            return {"wont_do"}
-        if self.done:
-            return {"verified"} if VERIFIED in self.labels else {"closed"}
-        return {"open", "reopened"}
-
-
-def tickets_by_marker(run: Run, markers: dict[str, str]) -> dict[str, list[Ticket]]:
-    """Every ticket in the fakes, under the marker it carries (see each connector's marker)."""
-    found: dict[str, list[Ticket]] = collections.defaultdict(list)
-    by_jira_label = {marker_label(m): m for m in markers.values()}
-    wont = {r.lower() for r in DEFAULT_WONT_DO_RESOLUTIONS}
-    github, jira, linear = (run.fakes[k] for k in TRACKERS)
-    with github.lock:
-        for (repo, number), issue in github.issues.items():
-            match = GITHUB_MARKER.search(issue.get("body") or "")
-            reason, closed = issue["state_reason"], issue["state"] == "closed"
-            found[match.group(1) if match else "-"].append(
-                Ticket(
-                    "github",
-                    f"{repo}#{number}",
-                    closed and reason == "completed",
-                    closed and reason == "not_planned",
-                    closed and reason == "duplicate",
-                    [x["name"] for x in issue["labels"]],
-                )
-            )
-    with jira.lock:
-        for key, issue in jira.issues.items():
-            fields = issue["fields"]
-            done = fields["status"]["statusCategory"]["key"] == "done"
-            resolution = ((fields["resolution"] or {}).get("name") or "").lower()
-            marker = next((by_jira_label[x] for x in fields["labels"] if x in by_jira_label), "-")
-            found[marker].append(
-                Ticket(
-                    "jira",
-                    key,
-                    done and resolution not in wont,
-                    done and resolution in wont and resolution != "duplicate",
-                    done and resolution == "duplicate",
-                    list(fields["labels"]),
-                )
-            )
-    with linear.lock:
-        for issue_id, issue in linear.issues.items():
-            kind = issue["state"]["type"]
-            found[issue_id].append(
-                Ticket(
-                    "linear",
-                    issue["identifier"],
-                    kind == "completed",
-                    kind == "canceled",
-                    kind == "duplicate",
-                    [x["name"] for x in issue["labels"]["nodes"]],
-                )
-            )
-    return found
-
-
-def history_of(run: Run, item_id: str) -> list[str]:
-    history = run.client.get(f"/v1/action-items/{item_id}/history").json()
-    return [
-        f"    {e['kind']}: {e.get('from_status')} -> {e.get('to_status')} "
-        f"[{e['source']} {e['actor']}] {e.get('note') or ''}"
-        for e in history["events"]
-    ]
-
-
-def creates_of(run: Run, marker: str) -> list[str]:
-    """The create calls that carried the marker, with their fault and timing (s from start)."""
-    return [
-        f"    create sent at {c.received:.2f} s, fault {c.fault}, landed {c.landed:.2f} s "
-        f"({c.landed - c.received:.2f} s later), answered with {c.status or 'nothing (dropped)'}"
-        for c in calls_of(run, marker)
-    ]
-
-
-def calls_of(run: Run, marker: str) -> list[CreateCall]:
-    needles = (marker.encode(), marker_label(marker).encode())
-    return [c for c in run.calls if marker and any(n in c.body for n in needles)]
-
-
-def landed_late(run: Run, marker: str) -> bool:
-    """A create that landed after the client's timeout plus the margin: the service may then
-    create again (its declared rule; reconciliation's duplicate sweep is the net), so such a
-    duplicate says the fake stalled, not that the promise broke."""
-    calls = sorted(calls_of(run, marker), key=lambda c: c.received)
-    return any(c.landed - c.received > TIMEOUT + MARGIN for c in calls[:-1])
-
-
-def deliveries_of(engine: Engine, key: str) -> list[str]:
-    """The ticket's applied deliveries: when they came, which worker applied them, and how."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT d.delivery_id, d.received_at, d.processed_at, j.lease_owner, d.detail "
-                "FROM webhook_delivery d JOIN job j ON j.delivery_id = d.id "
-                "WHERE d.detail LIKE :key ORDER BY d.received_at"
-            ),
-            {"key": f"{key}:%"},
-        ).all()
-    return [
-        f"    delivery {r[0][:8]} received {r[1]}, applied {r[2]} by worker {r[3]}: {r[4]}"
-        for r in rows
-    ]
-
-
-def check(run: Run, items: list[dict[str, Any]]) -> dict[str, collections.Counter[str]]:
-    with run.engine.connect() as conn:
-        markers = {
-            str(k): str(v)
-            for k, v in conn.execute(
-                text("SELECT CAST(action_item_id AS TEXT), marker FROM ticket_link")
-            )
-        }
-        applied = collections.Counter[str]()
-        outcomes = collections.Counter[str]()
-        for integration_id, detail in conn.execute(
-            text(
-                "SELECT CAST(integration_id AS TEXT), detail FROM webhook_delivery WHERE outcome = 'applied'"
-            )
+        if (
+            not monkey.is_alive()
+            and synced(run, ids) >= len(ids)
+            and scalar(run.engine, BUSY_JOBS) == 0
         ):
-            applied[uuid.UUID(str(integration_id)).hex] += 1
-            for part in OUTCOME_SPLIT.split(str(detail or "")):
-                outcomes[part.split(": ", 1)[-1]] += 1
-    markers = {uuid.UUID(k).hex: v for k, v in markers.items()}
-    known = set(markers.values())
-    found = tickets_by_marker(run, markers)
-    counts = {t: collections.Counter[str]() for t in TRACKERS}
-    problems: list[str] = []
-    for item in items:
-        tally = counts[item["tracker"]]
-        tally["items"] += 1
-        marker = markers.get(uuid.UUID(item["id"]).hex)
-        tickets = [t for t in found.get(marker or "", []) if not t.duplicate]
-        tally["tickets"] += len(tickets)
-        linked = next((t for t in tickets if t.key == item["ticket_key"]), None)
-        name, reversed_order = run.scenario.get(item["id"], ("untouched", False))
-        where = f"{item['tracker']} {item['ticket_key']} ({name}{', reversed' if reversed_order else ''})"
-        if len(tickets) > 1 and landed_late(run, marker or ""):
-            tally["late duplicates"] += 1
-            problems.append(f"duplicate after a create landed too late: {where}")
-            problems += creates_of(run, marker or "")
-        elif len(tickets) > 1:
-            tally["duplicates"] += 1
-            problems.append(f"duplicate: {where}: {[t.key for t in tickets]}")
-            problems += creates_of(run, marker or "")
-            problems += history_of(run, item["id"])
-        if linked is None:
-            tally["lost"] += 1
-            problems.append(
-                f"lost: {where}: sync {item['sync_state']}, marker tickets {[t.key for t in tickets]}"
-            )
-        elif item["status"] not in linked.expected():
-            tally["disagreeing"] += 1
-            problems.append(
-                f"disagreeing: {where}: ticket says {sorted(linked.expected())}, "
-                f"item is {item['status']}"
-            )
-            problems += deliveries_of(run.engine, item["ticket_key"])
-            problems += history_of(run, item["id"])
-    for kind in TRACKERS:
-        counts[kind]["orphans"] = sum(
-            1 for m, ts in found.items() if m not in known for t in ts if t.tracker == kind
-        )
-        counts[kind].update(
-            {f"sent {a}": n for a, n in run.answers[kind].items()},
-        )
-        counts[kind]["sent"] = sum(run.answers[kind].values())
-        counts[kind]["applied"] = applied[uuid.UUID(run.integrations[kind]).hex]
-    print("what the applied deliveries did:", dict(outcomes.most_common()))
-    statuses = collections.Counter(f"{i['tracker']} {i['status']}" for i in items)
-    print("item statuses:", dict(sorted(statuses.items())))
-    for line in problems:
-        print(line)
-    return counts
-
-
-def report(counts: dict[str, collections.Counter[str]], run: Run, started: float) -> bool:
-    # (counter, heading): tickets first, then the webhook deliveries.
-    table = [
-        ("items", "items"),
-        ("tickets", "tickets"),
-        ("duplicates", "duplicates"),
-        ("late duplicates", "late-dups"),
-        ("lost", "lost"),
-        ("disagreeing", "disagreeing"),
-        ("orphans", "orphans"),
-        ("sent", "sent"),
-        ("sent accepted", "accepted"),
-        ("sent duplicate", "repeat"),
-        ("applied", "applied"),
-    ]
-    columns = [c for c, _ in table]
-    heads = ["tracker", *(h for _, h in table)]
-    total = sum(counts.values(), collections.Counter[str]())
-    rows = [[k, *(str(counts[k][c]) for c in columns)] for k in TRACKERS]
-    rows.append(["total", *(str(total[c]) for c in columns)])
-    widths = [max(len(r[n]) for r in [heads, *rows]) for n in range(len(heads))]
-    for row in [heads, *rows]:
-        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
-    odd = {a for k in TRACKERS for a in run.answers[k] if a not in ("accepted", "duplicate")}
-    if odd:
-        print("other webhook answers:", {a: total[f"sent {a}"] for a in sorted(odd)})
-    print(f"worker kills: {run.kills}; wall time: {time.monotonic() - started:.1f} s")
-    violations = [v for f in run.fakes.values() for v in f.violations]
-    if violations:
-        print(f"contract violations in the fakes: {len(violations)}; first: {violations[0]}")
-    return not (total["duplicates"] or total["lost"] or total["disagreeing"])
+            dead = scalar(run.engine, DEAD_JOBS)
+            if dead:
+                print(f"dead jobs: {dead}")
+            return dead == 0
+        time.sleep(0.2)
+    print(
+        f"not converged by the deadline: {len(ids) - synced(run, ids)} unsynced, "
+        f"{scalar(run.engine, BUSY_JOBS)} jobs waiting, monkey done: {not monkey.is_alive()}"
+    )
+    return False
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -823,83 +512,42 @@ def report(counts: dict[str, collections.Counter[str]], run: Run, started: float
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=None, help="committed items (default 60)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="18 items, 2 kills")
-    parser.add_argument("--kills", type=int, default=None, help="worker kills (default 3)")
-    parser.add_argument("--database-url", default=None, help="postgresql://user@127.0.0.1/db")
-    parser.add_argument("--time-limit", type=float, default=170.0, help="seconds in all")
+    defaults = Options()
+    parser.add_argument("--items", type=int, default=defaults.items, help="committed items")
+    parser.add_argument("--kills", type=int, default=defaults.kills, help="worker SIGKILLs")
+    parser.add_argument("--api-processes", type=int, default=defaults.api_processes)
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument(
+        "--kill-every", type=float, default=defaults.kill_every, help="mean seconds between kills"
+    )
+    parser.add_argument(
+        "--no-restart", action="store_true", help="leave the throwaway PostgreSQL running"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://user@127.0.0.1/db: a throwaway database on that server (no restart)",
+    )
+    parser.add_argument("--time-limit", type=float, default=defaults.time_limit, help="seconds")
+    parser.add_argument("--quick", action="store_true", help="30 items, 2 kills")
     args = parser.parse_args()
-    count = args.items or (18 if args.quick else 60)
-    kills = args.kills if args.kills is not None else (2 if args.quick else 3)
-    if not CONTRACTS.is_dir():
-        print(f"vendor contracts not found at {CONTRACTS}; the fakes need them", file=sys.stderr)
-        return 2
-    started = time.monotonic()
-    deadline = started + args.time_limit
-    data_dir = Path(tempfile.mkdtemp(prefix="fault-run-"))
-    admin = admin_url(args.database_url) if args.database_url else None
-    pg_name, url = create_pg(admin) if admin else (None, f"sqlite:///{data_dir / 'fault.db'}")
-    fakes: dict[str, Any] = {}
-    calls: list[CreateCall] = []
-    run: Run | None = None
-    try:
-        migrate.upgrade(url)
-        settings = Settings(
-            database_url=url,
-            data_dir=data_dir,
-            secret_key="fault-run",
-            sync=SyncPolicy(run_in_api_process=False, reconcile_interval_seconds=0),
-            # The fake trackers listen on 127.0.0.1, which the egress policy refuses unless named.
-            egress=EgressSettings(allow_hosts=["127.0.0.1"]),
+    if args.quick:
+        args.items, args.kills = 30, 2
+    outcome = fault_run(
+        Options(
+            items=args.items,
+            kills=args.kills,
+            api_processes=args.api_processes,
+            workers=args.workers,
+            seed=args.seed,
+            kill_every=args.kill_every,
+            restart_database=not args.no_restart,
+            database_url=args.database_url,
+            time_limit=args.time_limit,
         )
-        fakes = {"github": FakeGitHub(), "jira": FakeJira(), "linear": FakeLinear()}
-        for fake in fakes.values():
-            fake.start()
-        for kind, fake in fakes.items():
-            instrument(kind, fake, calls, started)
-        app = create_app(settings)
-        with session_scope(app.state.engine) as session:
-            _, token = auth_service.create(session, name="fault-run", scope=Scope.ADMIN)
-        with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
-            run = Run(random.Random(args.seed), client, app.state.engine, settings, fakes, calls)
-            connect(run)
-            per_tracker = collections.Counter[str]()
-            tracker_of = publish(run, count)
-            per_tracker.update(tracker_of.values())
-            for kind in TRACKERS:
-                fault_schedule(run, kind, per_tracker[kind])
-            print(f"database {app.state.engine.dialect.name}, {count} items, seed {args.seed}")
-            phase = time.monotonic()
-            synced = create_phase(run, count, kills, started + args.time_limit * 0.6)
-            left = collections.Counter(fault_name(x) for f in fakes.values() for x in f.faults)
-            hit = {k: n - left[k] for k, n in run.injected.items()}
-            found = scalar(
-                run.engine,
-                "SELECT count(*) FROM action_item_event WHERE note LIKE 'found by marker%'",
-            )
-            print(
-                f"create phase: {time.monotonic() - phase:.1f} s, all synced: {synced}, "
-                f"faults hit: {hit}, tickets found by marker after a lost answer: {found}"
-            )
-            items = all_items(run, tracker_of)
-            phase = time.monotonic()
-            drained = webhook_phase(run, items, deadline)
-            print(f"webhook phase: {time.monotonic() - phase:.1f} s, drained: {drained}")
-            items = all_items(run, tracker_of)
-            ok = report(check(run, items), run, started)
-            if not ok and run.logs:
-                print("last worker log lines:", *run.logs, sep="\n  ")
-            return 0 if ok else 1
-    finally:
-        if run is not None:
-            for process in run.workers:
-                stop(process)
-        for fake in fakes.values():
-            fake.stop()
-        if admin and pg_name:
-            drop_pg(admin, pg_name)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    )
+    return 0 if outcome.ok else 1
 
 
 if __name__ == "__main__":
