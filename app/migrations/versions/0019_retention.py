@@ -2,8 +2,10 @@
 
 Deliveries about no ticket of ours ("foreign") or of an unused event type ("ignored") are
 deleted a short while after they were processed, and applied deliveries lose their body after
-some days (app/retention.py). Each index holds only the rows still to purge, so a batch is
-found at once however many deliveries are stored. Finished jobs are found through ix_job_due.
+some days (app/retention.py). Each index holds only the rows still to purge, so a batch is found
+at once however many deliveries are stored; finished jobs are found through ix_job_due.
+Deliveries stored as applied that were about no ticket of ours become foreign, so the first
+purge deletes them too (one pass over the table).
 
 Revision ID: 0019
 Revises: 0018
@@ -25,8 +27,18 @@ UNUSED = "outcome IN ('foreign', 'ignored')"
 BODY_KEPT = "outcome = 'applied' AND body <> ''"
 
 
+# Deliveries applied before 'foreign' existed whose every event was about a ticket not ours:
+# each part of their detail reads "<key>: not a ticket of ours", and no key holds ": ".
+WHOLLY_FOREIGN = (
+    "outcome = 'applied' AND detail LIKE '%: not a ticket of ours'"
+    " AND REPLACE(detail, ': not a ticket of ours', '') NOT LIKE '%: %'"
+)
+
+
 # Plain operations (no batch): SQLite creates indexes in place.
 def upgrade() -> None:
+    # So that retention deletes the deliveries stored before it, as it will the new ones.
+    op.execute(f"UPDATE webhook_delivery SET outcome = 'foreign' WHERE {WHOLLY_FOREIGN}")
     for name, where in (
         ("ix_webhook_delivery_unused", UNUSED),
         ("ix_webhook_delivery_body_kept", BODY_KEPT),
