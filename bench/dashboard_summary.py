@@ -1,13 +1,20 @@
-"""Dashboard summary latency at scale: generates postmortems and action items, then times
-GET /v1/dashboard/summary, and the wall page (GET /dashboard, all teams and one team), through
-the app. Prints medians and p95s.
+"""Dashboard summary latency at scale: generates postmortems and action items (three each) into
+a fresh SQLite file and, with --database-url, a throwaway PostgreSQL database on that server
+(created, then dropped), and times GET /v1/dashboard/summary through the app over one day, a
+quarter, a quarter for one team, a year and five years, plus the wall page.
 
-    .venv/bin/python -m bench.dashboard_summary --postmortems 100000           # SQLite file
-    FOLLOWTHROUGH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/bench \\
-        .venv/bin/python -m bench.dashboard_summary --postmortems 100000
+    .venv/bin/python -m bench.dashboard_summary                                 # short: 30k items
+    .venv/bin/python -m bench.dashboard_summary --items 300000 --runs 15 \
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres --json bench-results/dashboard.json
 
-Postmortems are spread over five years (about 5,000 a quarter); each has three committed
-action items in mixed states, two services, and two timeline entries.
+Prints one row per period and database: the median of the runs in ms, and two ratios measured
+in the same run, so a loaded machine does not move them as it moves the milliseconds: against
+the same endpoint over one day (the request's fixed cost), and against a bare
+`SELECT count(*) FROM action_item` on the same database. The cases are timed in turns, one run
+of each at a time.
+
+Postmortems are spread over five years (2022-2026, about 5,000 a quarter at 300k items); each
+has three committed action items in mixed states, two services, and two timeline entries.
 """
 
 from __future__ import annotations
@@ -17,25 +24,32 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, text
+from sqlalchemy.engine import Engine
 
-from app.action_items.models import ActionItem
+from app.action_items.models import ActionItem, microseconds_between
 from app.db import session_scope
+from app.main import create_app
 from app.people.models import Person, Team
 from app.postmortems.models import Postmortem, PostmortemService
+from app.settings import Settings, SyncPolicy
 from app.timeline.models import TimelineEntry
 from app.wall.routes import COOKIE as WALL_COOKIE
-from bench.bench_app import admin_token, bench_app
+from bench.report import add_json_option, write_json
+from bench.service_setup import admin_token, database
 
 START = datetime(2022, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 5 * 365
 STATUSES = ["open", "open", "closed", "verified", "verified", "wont_do", "reopened"]
 
 
-def generate(engine: object, postmortems: int, seed: int = 7) -> None:
+def generate(engine: Engine, postmortems: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     teams = [
         {"id": uuid.uuid4(), "slug": f"team-{n}", "name": f"Team {n}", "created_at": START}
@@ -52,7 +66,7 @@ def generate(engine: object, postmortems: int, seed: int = 7) -> None:
         }
         for n in range(200)
     ]
-    with session_scope(engine) as s:  # type: ignore[arg-type]
+    with session_scope(engine) as s:
         s.execute(insert(Team), teams)
         s.execute(insert(Person), people)
     batch = 5000
@@ -94,6 +108,7 @@ def generate(engine: object, postmortems: int, seed: int = 7) -> None:
                     if status in ("closed", "verified", "wont_do")
                     else None
                 )
+                verified = closed + timedelta(days=2) if status == "verified" and closed else None
                 items.append(
                     {
                         "id": uuid.uuid4(),
@@ -112,9 +127,10 @@ def generate(engine: object, postmortems: int, seed: int = 7) -> None:
                         "created_at": created,
                         "updated_at": created,
                         "closed_at": closed,
-                        "verified_at": closed + timedelta(days=2)
-                        if status == "verified" and closed
-                        else None,
+                        "verified_at": verified,
+                        # Bulk inserts skip the model's events: the durations are given.
+                        "microseconds_to_close": microseconds_between(created, closed),
+                        "microseconds_to_verify": microseconds_between(created, verified),
                         "version": 1,
                     }
                 )
@@ -134,80 +150,151 @@ def generate(engine: object, postmortems: int, seed: int = 7) -> None:
                         "version": 1,
                     }
                 )
-        with session_scope(engine) as s:  # type: ignore[arg-type]
+        with session_scope(engine) as s:
             s.execute(insert(Postmortem), pms)
             s.execute(insert(PostmortemService), services)
             s.execute(insert(ActionItem), items)
             s.execute(insert(TimelineEntry), entries)
 
 
-def timed(
-    client: TestClient,
-    params: dict[str, str],
-    runs: int,
-    path: str = "/v1/dashboard/summary",
-    must_contain: str = "",
-) -> tuple[float, float]:
-    samples = []
+CASES: dict[str, dict[str, str]] = {
+    "one day (baseline)": {"since": "2024-05-01T00:00:00Z", "until": "2024-05-02T00:00:00Z"},
+    "one quarter": {"since": "2024-04-01T00:00:00Z", "until": "2024-07-01T00:00:00Z"},
+    "one quarter, one team": {
+        "since": "2024-04-01T00:00:00Z",
+        "until": "2024-07-01T00:00:00Z",
+        "team": "team-3",
+    },
+    "one year": {"since": "2024-01-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"},
+    "all five years": {"since": "2020-01-01T00:00:00Z", "until": "2030-01-01T00:00:00Z"},
+}
+BASELINE = "one day (baseline)"
+COUNT_ALL = "count(*) over action_item"
+
+
+def timings(probes: dict[str, Callable[[], None]], runs: int) -> dict[str, list[float]]:
+    """Milliseconds of each probe, `runs` times, in turns (one run of each, then the next)."""
+    for probe in probes.values():
+        probe()  # warm caches and plans
+    samples: dict[str, list[float]] = {name: [] for name in probes}
     for _ in range(runs):
-        started = time.perf_counter()
+        for name, probe in probes.items():
+            started = time.perf_counter()
+            probe()
+            samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def get(
+    client: TestClient, path: str, params: dict[str, str], must_contain: str
+) -> Callable[[], None]:
+    def probe() -> None:
         response = client.get(path, params=params)
-        samples.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
         assert must_contain in response.text, response.text[:500]
-    samples.sort()
-    return statistics.median(samples), samples[max(int(len(samples) * 0.95) - 1, 0)]
+
+    return probe
+
+
+def count_all(engine: Engine) -> Callable[[], None]:
+    def probe() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT count(*) FROM action_item")).scalar_one()
+
+    return probe
+
+
+def measure(kind: str, admin: str, items: int, runs: int) -> dict[str, Any]:
+    with database(kind, admin) as (url, data_dir):
+        settings = Settings(
+            database_url=url,
+            data_dir=data_dir,
+            secret_key="bench",
+            sync=SyncPolicy(run_in_api_process=False),
+        )
+        app: FastAPI = create_app(settings)
+        engine: Engine = app.state.engine
+        try:
+            started = time.perf_counter()
+            generate(engine, items // 3)
+            generated = time.perf_counter() - started
+            print(
+                f"{kind}: generated {items // 3} postmortems, {items} action items in {generated:.0f} s"
+            )
+            if kind == "postgresql":
+                # What autovacuum will have done long before a history is this old: statistics,
+                # and the visibility map that lets the covering indexes answer without the table.
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.exec_driver_sql("VACUUM ANALYZE")
+            token = admin_token(engine)
+            with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+                probes = {
+                    name: get(client, "/v1/dashboard/summary", params, '"action_items"')
+                    for name, params in CASES.items()
+                }
+                probes[COUNT_ALL] = count_all(engine)
+                client.cookies.set(WALL_COOKIE, token, path="/dashboard")
+                for name, params in {
+                    "wall page, all teams": {},
+                    "wall page, one team": {"team": "team-3"},
+                }.items():
+                    probes[name] = get(client, "/dashboard", params, 'data-testid="tile-open"')
+                samples = timings(probes, runs)
+        finally:
+            engine.dispose()
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    return {
+        "items": items,
+        "runs": runs,
+        "generate_seconds": round(generated, 1),
+        "cases": {
+            name: {
+                "median_ms": round(medians[name], 2),
+                "p95_ms": round(sorted(values)[max(int(len(values) * 0.95) - 1, 0)], 2),
+                "ratio_to_one_day": round(medians[name] / medians[BASELINE], 2),
+                "ratio_to_count_all": round(medians[name] / medians[COUNT_ALL], 2),
+            }
+            for name, values in samples.items()
+        },
+    }
+
+
+def print_table(results: dict[str, dict[str, Any]]) -> None:
+    print(
+        f"{'case':<26} {'database':<11} {'median ms':>10} {'p95 ms':>9} {'x one day':>10} {'x count(*)':>11}"
+    )
+    names = next(iter(results.values()))["cases"]
+    for name in names:
+        for kind, result in results.items():
+            case = result["cases"][name]
+            print(
+                f"{name:<26} {kind:<11} {case['median_ms']:>10.1f} {case['p95_ms']:>9.1f}"
+                f" {case['ratio_to_one_day']:>10.2f} {case['ratio_to_count_all']:>11.2f}"
+            )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--postmortems", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=30)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--reuse", action="store_true", help="time the data already in the database"
+        "--items", type=int, default=30_000, help="action items (three a postmortem)"
     )
+    parser.add_argument("--runs", type=int, default=10, help="timed runs of each case")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server to create (and drop) a throwaway database on, e.g. "
+        "postgresql://postgres@127.0.0.1:5432/postgres; SQLite only without it",
+    )
+    parser.add_argument("--skip-sqlite", action="store_true")
+    add_json_option(parser)
     args = parser.parse_args()
-    app, url = bench_app()
-    if not args.reuse:
-        started = time.perf_counter()
-        generate(app.state.engine, args.postmortems)
-        print(
-            f"generated {args.postmortems} postmortems, {3 * args.postmortems} action items in {time.perf_counter() - started:.0f} s"
-        )
-    if url.startswith("postgresql"):
-        # What autovacuum will have done long before a history is this old: statistics, and
-        # the visibility map that lets the covering indexes answer without the table.
-        autocommit = app.state.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        with autocommit as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-    token = admin_token(app)
-    backend = url.split(":", 1)[0]
-    cases = {
-        "one quarter": {"since": "2024-04-01T00:00:00Z", "until": "2024-07-01T00:00:00Z"},
-        "one quarter, one team": {
-            "since": "2024-04-01T00:00:00Z",
-            "until": "2024-07-01T00:00:00Z",
-            "team": "team-3",
-        },
-        "one year": {"since": "2024-01-01T00:00:00Z", "until": "2025-01-01T00:00:00Z"},
-        "all five years": {"since": "2020-01-01T00:00:00Z", "until": "2030-01-01T00:00:00Z"},
-    }
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
-        timed(client, cases["one quarter"], 3)  # warm caches
-        for name, params in cases.items():
-            median, p95 = timed(client, params, args.runs)
-            print(
-                f"{backend}: summary over {name}: median {median:.1f} ms, p95 {p95:.1f} ms ({args.runs} runs)"
-            )
-        # The wall page for this quarter (the generated history reaches the end of 2026).
-        client.cookies.set(WALL_COOKIE, token, path="/dashboard")
-        for name, params in {"all teams": {}, "one team": {"team": "team-3"}}.items():
-            median, p95 = timed(
-                client, params, args.runs, path="/dashboard", must_contain='data-testid="tile-open"'
-            )
-            print(
-                f"{backend}: wall page, {name}: median {median:.1f} ms, p95 {p95:.1f} ms ({args.runs} runs)"
-            )
+    results: dict[str, dict[str, Any]] = {}
+    if not args.skip_sqlite:
+        results["sqlite"] = measure("sqlite", "", args.items, args.runs)
+    if args.database_url:
+        admin = args.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        results["postgresql"] = measure("postgresql", admin, args.items, args.runs)
+    print_table(results)
+    write_json(args.json, "bench.dashboard_summary", results)
 
 
 if __name__ == "__main__":

@@ -7,19 +7,18 @@ has none, fetches the one column of durations and takes the median in Python).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
+    Subquery,
     exists,
     func,
-    literal_column,
     select,
     text,
-    true,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -38,7 +37,7 @@ from app.dashboard.schemas import (
     Summary,
 )
 from app.enums import ActionItemStatus as S
-from app.enums import PostmortemStatus
+from app.enums import ChainLevel, PostmortemStatus
 from app.people.models import Person, Team
 from app.postmortems import outcome
 from app.postmortems.models import (
@@ -52,6 +51,16 @@ from app.tickets.models import TicketLink
 from app.timeline.models import TimelineEntry
 
 UNFINISHED_VALUES = [s.value for s in UNFINISHED]
+# Items whose time to close counts: done, and done then verified (not won't-do).
+CLOSE_TIMED_VALUES = [S.CLOSED.value, S.VERIFIED.value]
+# Items whose time to verification counts: closed (at some point) and verified.
+_VERIFY_TIMED: list[ColumnElement[bool]] = [
+    col(ActionItem.microseconds_to_close).is_not(None),
+    col(ActionItem.microseconds_to_verify).is_not(None),
+]
+DAY = 86400
+STATUS_VALUES = [s.value for s in S]
+LEVEL_VALUES = [level.value for level in ChainLevel]
 DEFAULT_READ_WINDOW_DAYS: int = Settings.model_fields["read_window_days"].default
 
 
@@ -151,47 +160,124 @@ def _seconds_between(session: Session, start: Any, end: Any) -> Any:
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
-def _medians(
-    session: Session,
-    where: list[ColumnElement[bool]],
-    columns: list[tuple[Any, list[ColumnElement[bool]]]],
-) -> list[float | None]:
-    """Medians of several expressions over one pass; each counts only rows meeting its own
-    conditions. PostgreSQL computes them; SQLite has no percentile, so its values come back."""
-    if session.get_bind().dialect.name == "postgresql":
-        row = session.execute(
-            select(
-                *[
-                    func.percentile_cont(0.5).within_group(e).filter(and_(true(), *c))
-                    for e, c in columns
-                ]
-            ).where(*where)
-        ).one()
-        return [float(v) if v is not None else None for v in row]
-    return [_sqlite_median(session, e, [*where, *c]) for e, c in columns]
+def _named(
+    where: list[ColumnElement[bool]], statuses: list[str]
+) -> list[list[ColumnElement[bool]]]:
+    """`where` split in two, items with a chain level and items without, each naming the
+    statuses and levels (as their enums allow) so that it reads one range of the status index
+    per status and level, in that index's order, instead of every item of the period."""
+    named = [*where, col(ActionItem.status).in_(statuses)]
+    return [
+        [*named, col(ActionItem.chain_level).in_(LEVEL_VALUES)],
+        [*named, col(ActionItem.chain_level).is_(None)],
+    ]
 
 
-def _sqlite_median(
-    session: Session, expression: Any, where: list[ColumnElement[bool]]
-) -> float | None:
-    """SQLite has no percentile: sort the values in SQL and read the middle one or two, so only
-    they come back rather than every value of the period."""
-    values = (
-        select(expression.label("value"))
-        .where(*where, expression.is_not(None))
-        .cte("median_values")
-        .prefix_with("MATERIALIZED")
+def _item_counts(
+    session: Session, items_where: list[ColumnElement[bool]], today: date
+) -> list[tuple[Any, ...]]:
+    """Per status and chain level: how many items, how many past due, the oldest creation, and
+    how many durations each median will sort (status, count, late, first, level, closes,
+    verifies). The groups come out in the status index's order, so no row is sorted."""
+    figures = (
+        col(ActionItem.status),
+        func.count(),
+        func.count().filter(col(ActionItem.due_date) < today),
+        func.min(ActionItem.created_at),
+        col(ActionItem.chain_level),
+        func.count(col(ActionItem.microseconds_to_close)),
+        func.count().filter(*_VERIFY_TIMED),
     )
-    count = select(func.count()).select_from(values).scalar_subquery()
+    return [
+        tuple(row)
+        for where in _named(items_where, STATUS_VALUES)
+        for row in session.execute(
+            select(*figures)
+            .where(*where)
+            .group_by(col(ActionItem.chain_level), col(ActionItem.status))
+        )
+    ]
+
+
+def _duration_medians(
+    session: Session, items_where: list[ColumnElement[bool]], close_timed: int, verify_timed: int
+) -> tuple[float | None, float | None]:
+    """Median seconds from creation to close (of items closed or verified) and to verification.
+    SQLite sorts the stored microseconds and reads the middle of the counts the status pass
+    made (same transaction, same rows, same conditions)."""
+    close = col(ActionItem.microseconds_to_close)
+    verify = col(ActionItem.microseconds_to_verify)
+    to_close = [*items_where, close.is_not(None)]
+    to_verify = [*items_where, *_VERIFY_TIMED]
+    found: tuple[Any, ...]
+    if session.get_bind().dialect.name == "postgresql":
+        found = tuple(
+            session.execute(
+                select(
+                    func.percentile_cont(0.5)
+                    .within_group(close)
+                    .filter(col(ActionItem.status).in_(CLOSE_TIMED_VALUES)),
+                    func.percentile_cont(0.5).within_group(verify).filter(verify.is_not(None)),
+                ).where(*to_close)
+            ).one()
+        )
+    else:
+        found = (
+            _sqlite_middle(
+                session, _values(close, _named(to_close, CLOSE_TIMED_VALUES)), close_timed
+            ),
+            _sqlite_middle(
+                session, _values(verify, _named(to_verify, STATUS_VALUES)), verify_timed
+            ),
+        )
+    close_median, verify_median = (float(v) / 1_000_000 if v is not None else None for v in found)
+    return close_median, verify_median
+
+
+def _values(value: Any, parts: list[list[ColumnElement[bool]]]) -> Subquery:
+    """The one column `value` of the rows meeting any of `parts` (which do not overlap)."""
+    selects = [select(value.label("value")).where(*where) for where in parts]
+    return union_all(*selects).subquery() if len(selects) > 1 else selects[0].subquery()
+
+
+def _sqlite_middle(session: Session, values: Subquery, count: int) -> Any:
+    """The median of the `count` rows of `values` (SQLite has no percentile): sort them in SQL
+    and read the middle one or two, so only those come back."""
+    if count == 0:
+        return None
     middle = (
         select(values.c.value)
         .order_by(values.c.value)
-        .limit(literal_column("2") - count % 2)
+        .limit(2 - count % 2)
         .offset((count - 1) // 2)
         .subquery()
     )
-    found = session.execute(select(func.avg(middle.c.value))).scalar()
-    return float(found) if found is not None else None
+    return session.execute(select(func.avg(middle.c.value))).scalar()
+
+
+def _review_figures(
+    session: Session, in_period: list[ColumnElement[bool]], policy: CheckPolicy, now: datetime
+) -> tuple[float | None, int, int]:
+    """(median seconds from resolution to review, reviews held within the window, reviews
+    judged). A review still inside its window is not judged yet; every held one is."""
+    lag = _seconds_between(session, Postmortem.resolved_at, Postmortem.review_held_at)
+    held = col(Postmortem.review_held_at).is_not(None)
+    window = policy.review_window_hours * 3600
+    judged_where: list[ColumnElement[bool]] = [
+        *in_period,
+        col(Postmortem.resolved_at).is_not(None),
+        held | (col(Postmortem.resolved_at) < now - timedelta(seconds=window)),
+    ]
+    counts = [func.count().filter(held, lag <= window), func.count(), func.count().filter(held)]
+    if session.get_bind().dialect.name == "postgresql":
+        median = func.percentile_cont(0.5).within_group(lag).filter(held)
+        within, judged, _, found = session.execute(
+            select(*counts, median).where(*judged_where)
+        ).one()
+    else:
+        within, judged, reviews = session.execute(select(*counts).where(*judged_where)).one()
+        found = _sqlite_middle(session, _values(lag, [[*judged_where, held]]), int(reviews))
+    return (float(found) if found is not None else None), int(within), int(judged)
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -218,27 +304,18 @@ def summary(
     ).one()
 
     items_where = period_items_where(filters)
-    # One pass over the period's items: per status and chain level, how many, how many are past
-    # due, and the oldest.
-    rows = session.execute(
-        select(
-            col(ActionItem.status),
-            func.count(),
-            func.count().filter(col(ActionItem.due_date) < today),
-            func.min(ActionItem.created_at),
-            col(ActionItem.chain_level),
-        )
-        .where(*items_where)
-        .group_by(col(ActionItem.status), col(ActionItem.chain_level))
-    ).all()
+    rows = _item_counts(session, items_where, today)
     by_status: dict[str, int] = {}
     levels: dict[str, int] = {}
-    for status, count, _, _, level in rows:
+    close_timed = verify_timed = 0
+    for status, count, _, _, level, closes, verifies in rows:
         by_status[status] = by_status.get(status, 0) + int(count)
         levels[level or "unset"] = levels.get(level or "unset", 0) + int(count)
+        close_timed += int(closes) if status in CLOSE_TIMED_VALUES else 0
+        verify_timed += int(verifies)
     unfinished = [row for row in rows if row[0] in UNFINISHED_VALUES]
-    overdue = sum(int(late) for _, _, late, _, _ in unfinished)
-    firsts = [first for _, _, _, first, _ in unfinished if first is not None]
+    overdue = sum(int(row[2]) for row in unfinished)
+    firsts = [row[3] for row in unfinished if row[3] is not None]
     committed = sum(by_status.values())
     counts = ItemCounts(
         committed=committed,
@@ -249,42 +326,9 @@ def summary(
         overdue=overdue,
     )
 
-    to_close, to_verify = _medians(
-        session,
-        [*items_where, col(ActionItem.closed_at).is_not(None)],
-        [
-            (
-                _seconds_between(session, ActionItem.created_at, ActionItem.closed_at),
-                [col(ActionItem.status).in_([S.CLOSED.value, S.VERIFIED.value])],
-            ),
-            (
-                _seconds_between(session, ActionItem.created_at, ActionItem.verified_at),
-                [col(ActionItem.verified_at).is_not(None)],
-            ),
-        ],
-    )
+    to_close, to_verify = _duration_medians(session, items_where, close_timed, verify_timed)
 
-    lag = _seconds_between(session, Postmortem.resolved_at, Postmortem.review_held_at)
-    reviewed_where: list[ColumnElement[bool]] = [
-        *in_period,
-        col(Postmortem.resolved_at).is_not(None),
-        col(Postmortem.review_held_at).is_not(None),
-    ]
-    [review_lag] = _medians(session, reviewed_where, [(lag, [])])
-    window = policy.review_window_hours * 3600
-    within, judged = session.execute(
-        select(
-            func.count().filter(and_(col(Postmortem.review_held_at).is_not(None), lag <= window)),
-            func.count(),
-        ).where(
-            *in_period,
-            col(Postmortem.resolved_at).is_not(None),
-            # A review still inside its window is not judged yet.
-            (col(Postmortem.review_held_at).is_not(None))
-            | (col(Postmortem.resolved_at) < now - timedelta(seconds=window)),
-        )
-    ).one()
-
+    review_lag, within, judged = _review_figures(session, in_period, policy, now)
     during, with_timeline = _timeline_shares(session, filters, policy)
     return Summary(
         period=filters.period,
@@ -295,8 +339,8 @@ def summary(
         oldest_unclosed=_oldest(session, items_where, min(firsts), now) if firsts else None,
         completion_rate=_ratio(counts.verified, committed),
         close_rate=_ratio(counts.closed + counts.verified, committed),
-        median_days_to_close=round(to_close / 86400, 2) if to_close is not None else None,
-        median_days_to_verify=round(to_verify / 86400, 2) if to_verify is not None else None,
+        median_days_to_close=round(to_close / DAY, 2) if to_close is not None else None,
+        median_days_to_verify=round(to_verify / DAY, 2) if to_verify is not None else None,
         median_review_lag_hours=round(review_lag / 3600, 2) if review_lag is not None else None,
         reviewed_within_window_share=_ratio(within, judged),
         timeline_during_incident_share=_ratio(during, with_timeline),
@@ -400,10 +444,12 @@ def _timeline_shares(session: Session, filters: Filters, policy: CheckPolicy) ->
     where.append(boundary.postmortem_ids_where(filters.caller, TimelineEntry.postmortem_id))
     if filters.narrows_postmortems:
         where.append(col(TimelineEntry.postmortem_id).in_(_postmortem_ids(filters)))
+    # Grouped by the start copy too, which one postmortem's entries share: the groups then come
+    # in the period index's own order and need no sort.
     per_postmortem = (
-        select(col(TimelineEntry.postmortem_id), func.count().label("entries"), late.label("late"))
+        select(func.count().label("entries"), late.label("late"))
         .where(*where)
-        .group_by(col(TimelineEntry.postmortem_id))
+        .group_by(col(TimelineEntry.incident_started_at), col(TimelineEntry.postmortem_id))
         .subquery()
     )
     reconstructed = per_postmortem.c.late >= per_postmortem.c.entries * policy.reconstructed_share
