@@ -34,6 +34,9 @@ from app.sync.routes import router as sync_jobs_router
 from app.sync.worker import start_in_background
 from app.timeline.routes import router as timeline_router
 from app.wall.routes import router as wall_router
+from app.webhooks.inbox_writer import InboxBusy, InboxWriter, render_busy
+from app.webhooks.ingest import Inbox
+from app.webhooks.integration_cache import IntegrationCache
 from app.webhooks.routes import receiver_router as webhook_receiver_router
 from app.webhooks.routes import router as webhooks_router
 
@@ -90,10 +93,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # What the wall page takes as "now"; tests pin it to show a known week.
     app.state.clock = lambda: datetime.now(UTC)
-    app.state.engine = make_engine(settings.resolved_database_url())
+    app.state.engine = make_engine(settings.resolved_database_url(), settings.database_pool)
     app.state.secret_box = SecretBox(settings.resolved_secret_key())
+    app.state.webhook_inbox = Inbox(
+        IntegrationCache(
+            app.state.engine,
+            app.state.secret_box,
+            settings.webhooks.integration_cache_seconds,
+        ),
+        InboxWriter(
+            app.state.engine,
+            batch_size=settings.webhooks.batch_size,
+            queue_size=settings.webhooks.queue_size,
+        ),
+    )
     app.state.metrics_registry = make_registry(app.state.engine, settings.metrics_cache_seconds)
     install_error_handlers(app)
+    app.add_exception_handler(InboxBusy, render_busy)
     app.add_middleware(IdempotencyMiddleware)
     # Added last so it runs first: refused requests never reach idempotency bookkeeping.
     app.add_middleware(
@@ -138,12 +154,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """With the default single-process set-up, the sync worker runs beside the API."""
     settings: Settings = app.state.settings
+    app.state.webhook_inbox.writer.start()
     worker = (
         start_in_background(app.state.engine, settings)
         if settings.sync.run_in_api_process
         else None
     )
     yield
+    # Deliveries already waiting are stored and answered before the worker stops.
+    app.state.webhook_inbox.writer.stop()
     if worker is not None:
         worker.stop()
 

@@ -563,6 +563,34 @@ class RetentionPolicy(BaseModel):
     batch_rows: int = Field(5000, ge=1)
 
 
+class WebhookIngest(BaseModel):
+    """How this process receives trackers' webhook deliveries (app/webhooks/inbox_writer.py)."""
+
+    # An integration and its opened webhook secret are kept this long for deliveries. Changes
+    # made through this process apply at once; this bounds how long one made by another process
+    # (another API replica) goes unseen. A rotated secret is read again at its first delivery.
+    integration_cache_seconds: float = Field(5.0, ge=0)
+    # Deliveries stored in one transaction at most.
+    batch_size: int = Field(256, ge=1, le=10_000)
+    # Deliveries waiting to be stored at most; past this the answer is 503 with Retry-After.
+    queue_size: int = Field(4096, ge=1)
+
+
+class DatabasePool(BaseModel):
+    """PostgreSQL connections each process keeps (SQLite ignores these)."""
+
+    # Enough for the thread pool's requests, the worker's runners and the webhook writer, so
+    # that load does not open and close overflow connections.
+    size: int = Field(20, ge=1)
+    max_overflow: int = Field(10, ge=0)
+    # Connections older than this are replaced (before a server or proxy drops them idle).
+    recycle_seconds: float = Field(1800.0, gt=0)
+    # A connection unused this long is checked with one round trip before it is handed out,
+    # so the first request after a database restart gets a live one. Busy connections are
+    # not checked: a lost one fails its statement, and SQLAlchemy then replaces the whole pool.
+    check_after_idle_seconds: float = Field(10.0, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FOLLOWTHROUGH_", env_nested_delimiter="__", extra="ignore"
@@ -595,6 +623,8 @@ class Settings(BaseSettings):
     limits: RequestLimits = RequestLimits()
     egress: EgressSettings = EgressSettings()
     retention: RetentionPolicy = RetentionPolicy()
+    webhooks: WebhookIngest = WebhookIngest()
+    database_pool: DatabasePool = DatabasePool()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

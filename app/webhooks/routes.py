@@ -3,12 +3,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.auth.deps import Admin
 from app.db import SessionDep
+from app.webhooks import ingest
 from app.webhooks import service as webhooks_service
 
 router = APIRouter(tags=["webhooks"])
@@ -42,6 +42,12 @@ class Accepted(BaseModel):
     "/v1/webhooks/{integration_id}",
     status_code=202,
     response_model=Accepted,
+    responses={
+        503: {
+            "description": "Not stored (too many deliveries waiting, or the database refused"
+            " the write); send it again after Retry-After"
+        }
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -53,17 +59,12 @@ class Accepted(BaseModel):
 )
 async def receive_webhook(integration_id: UUID, request: Request) -> Any:
     """A tracker's webhook delivery, signed as the vendor signs. Verified, stored once per
-    delivery id and answered at once (202); its events are applied by the worker."""
+    delivery id and answered as soon as it is stored (202); its events are applied by the
+    worker. 503 with Retry-After when it could not be stored."""
     body = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
-    result = await run_in_threadpool(
-        webhooks_service.receive,
-        request.app.state.engine,
-        request.app.state.secret_box,
-        integration_id,
-        headers,
-        body,
-        datetime.now(UTC),
+    result = await ingest.receive(
+        request.app.state.webhook_inbox, integration_id, headers, body, datetime.now(UTC)
     )
     return JSONResponse(result, status_code=202)
 
