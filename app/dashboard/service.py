@@ -200,11 +200,14 @@ def _item_counts(
 
 
 def _duration_medians(
-    session: Session, items_where: list[ColumnElement[bool]], close_timed: int, verify_timed: int
+    session: Session,
+    items_where: list[ColumnElement[bool]],
+    closes: dict[str, int],
+    verifies: dict[str, int],
 ) -> tuple[float | None, float | None]:
     """Median seconds from creation to close (of items closed or verified) and to verification.
-    SQLite sorts the stored microseconds and reads the middle of the counts the status pass
-    made (same transaction, same rows, same conditions)."""
+    SQLite sorts the stored microseconds of the statuses that have any, and reads the middle of
+    the counts per status the status pass made (same transaction, same rows, same conditions)."""
     close = col(ActionItem.microseconds_to_close)
     verify = col(ActionItem.microseconds_to_verify)
     to_close = [*items_where, close.is_not(None)]
@@ -224,10 +227,10 @@ def _duration_medians(
     else:
         found = (
             _sqlite_middle(
-                session, _values(close, _named(to_close, CLOSE_TIMED_VALUES)), close_timed
+                session, _values(close, _named(to_close, list(closes))), sum(closes.values())
             ),
             _sqlite_middle(
-                session, _values(verify, _named(to_verify, STATUS_VALUES)), verify_timed
+                session, _values(verify, _named(to_verify, list(verifies))), sum(verifies.values())
             ),
         )
     close_median, verify_median = (float(v) / 1_000_000 if v is not None else None for v in found)
@@ -307,12 +310,17 @@ def summary(
     rows = _item_counts(session, items_where, today)
     by_status: dict[str, int] = {}
     levels: dict[str, int] = {}
-    close_timed = verify_timed = 0
-    for status, count, _, _, level, closes, verifies in rows:
+    # Per status, how many durations each median sorts; the statuses with none (for the time
+    # to verify, all but verified) are left out of its ranges.
+    closes: dict[str, int] = {}
+    verifies: dict[str, int] = {}
+    for status, count, _, _, level, timed_closes, timed_verifies in rows:
         by_status[status] = by_status.get(status, 0) + int(count)
         levels[level or "unset"] = levels.get(level or "unset", 0) + int(count)
-        close_timed += int(closes) if status in CLOSE_TIMED_VALUES else 0
-        verify_timed += int(verifies)
+        if timed_closes and status in CLOSE_TIMED_VALUES:
+            closes[status] = closes.get(status, 0) + int(timed_closes)
+        if timed_verifies:
+            verifies[status] = verifies.get(status, 0) + int(timed_verifies)
     unfinished = [row for row in rows if row[0] in UNFINISHED_VALUES]
     overdue = sum(int(row[2]) for row in unfinished)
     firsts = [row[3] for row in unfinished if row[3] is not None]
@@ -326,7 +334,7 @@ def summary(
         overdue=overdue,
     )
 
-    to_close, to_verify = _duration_medians(session, items_where, close_timed, verify_timed)
+    to_close, to_verify = _duration_medians(session, items_where, closes, verifies)
 
     review_lag, within, judged = _review_figures(session, in_period, policy, now)
     during, with_timeline = _timeline_shares(session, filters, policy)
