@@ -5,6 +5,10 @@ Every move — from the API, a webhook delivery, reconciliation or the sync work
 verified times, clearing verification, the postmortem's completion) and writes one history row
 naming its cause. A tracker event that makes no sense from the current status is recorded and
 explained instead of forced; the same move asked through the API is refused with a 409.
+
+The times to close and to verify that the dashboard reads are not set here: the item derives
+them from the closed and verified times whenever it is written (`keep_durations` in models.py),
+so a reopen, which clears those times, clears them too.
 """
 
 from __future__ import annotations
