@@ -16,9 +16,9 @@ stores each delivery and the job that applies it. What is kept, and why:
 
 Each step works in batches of `batch_rows` rows, one transaction each, found through partial
 indexes that hold only the rows still to purge (migration 0019), so a batch costs the same
-however many deliveries are stored. On SQLite the write lock is let go between batches for a
-moment, long enough for a webhook waiting in SQLite's busy handler (which sleeps in steps of up
-to 100 ms) to get in.
+however many deliveries are stored. On SQLite the write lock is let go between two batches for
+as long as the last one held it, 100 ms at least (a webhook waiting in SQLite's busy handler
+sleeps in steps of up to 100 ms): a backlog goes at half speed at most, and ingest keeps going.
 
 SQLite's file does not shrink after deletes: freed pages go on its free list and later writes
 reuse them, so with deliveries arriving about as fast as they expire the file stays at the size
@@ -51,7 +51,8 @@ from app.webhooks.models import BODY_KEPT, UNUSED, WebhookDelivery
 
 logger = logging.getLogger("followthrough.retention")
 
-# Between two batches on SQLite: a writer queued in SQLite's busy handler sleeps up to 100 ms.
+# Between two batches on SQLite, at least: a writer waiting in SQLite's busy handler sleeps in
+# steps of up to 100 ms.
 SQLITE_PAUSE_SECONDS = 0.1
 
 
@@ -80,13 +81,14 @@ def purge(
     policy: RetentionPolicy,
     *,
     now: datetime | None = None,
-    pause_seconds: float | None = None,
+    pause: bool = True,
 ) -> Purged:
     """Delete and empty what the policy no longer keeps, a batch per transaction, until nothing
-    is left to do; `now` is the moment the ages are counted from."""
+    is left to do; `now` is the moment the ages are counted from. On SQLite (unless `pause` is
+    off) a full batch is followed by a pause as long as it took, 100 ms at least, so that other
+    writers have the lock at least half the time while a large backlog goes."""
     now = now or utcnow()
-    if pause_seconds is None:
-        pause_seconds = SQLITE_PAUSE_SECONDS if engine.dialect.name == "sqlite" else 0.0
+    pausing = pause and engine.dialect.name == "sqlite"
     purged = Purged()
     unused_before = now - timedelta(hours=policy.unused_delivery_hours)
     body_before = now - timedelta(days=policy.delivery_body_days)
@@ -104,8 +106,8 @@ def purge(
             total += count
             if count < policy.batch_rows:
                 return total
-            if pause_seconds:
-                time.sleep(pause_seconds)
+            if pausing:
+                time.sleep(max(SQLITE_PAUSE_SECONDS, elapsed))
 
     purged.deliveries_deleted = batches(lambda s, n: _delete_unused(s, unused_before, n))
     purged.bodies_emptied = batches(lambda s, n: _empty_bodies(s, body_before, n))

@@ -557,10 +557,11 @@ class RetentionPolicy(BaseModel):
     # Finished (done) jobs. Parked (dead) jobs and failed deliveries are kept until someone
     # retries them. At least a day: the write budget counts the last hour's jobs (sync/budget.py).
     done_job_days: float = Field(7.0, ge=1)
-    # How often the sync worker purges, and rows per transaction: SQLite's write lock is held
-    # for one batch at a time.
+    # How often the sync worker purges, and rows per transaction. SQLite's write lock is held for
+    # one batch at a time: a thousand deliveries with their jobs take some 50-100 ms there (their
+    # random ids scatter the changes over many index pages).
     purge_seconds: float = Field(300.0, gt=0)
-    batch_rows: int = Field(5000, ge=1)
+    batch_rows: int = Field(1000, ge=1)
 
 
 class WebhookIngest(BaseModel):

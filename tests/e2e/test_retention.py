@@ -88,7 +88,7 @@ def jobs(engine: Engine) -> list[tuple[str, str]]:
 
 
 def purge_at(engine: Engine, later: timedelta, policy: RetentionPolicy = POLICY) -> Any:
-    return retention.purge(engine, policy, now=utcnow() + later, pause_seconds=0)
+    return retention.purge(engine, policy, now=utcnow() + later, pause=False)
 
 
 def test_purge_removes_what_nobody_needs_and_keeps_what_people_read_or_retry(
