@@ -40,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,6 +70,7 @@ from tests.fake_trackers.linear import API_KEY, TEAM_ID, FakeLinear
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 OPTIONS = {"seconds_between_writes": 0, "seconds_between_requests": 0, "timeout_seconds": TIMEOUT}
+NO_FAULTS = Rates(error_500=0, timeout=0, answer_lost=0, lands_late=0, burst_429=0)
 # Committed items per postmortem (the API processes allow this many).
 PER_POSTMORTEM = 10
 WORKER_SETTINGS = {
@@ -119,6 +120,8 @@ class Outcome:
     kills: int
     database_restarts: int
     seconds_to_converge: float
+    # Seconds the workers needed after each wave's publishing ended to sync it, summed.
+    sync_lag: float
     counts: dict[str, collections.Counter[str]]
 
     @property
@@ -182,15 +185,25 @@ def answered(response: httpx.Response | None, status: int) -> httpx.Response:
     return response
 
 
-def first_row(run: Run, sql: str, **params: Any) -> Any:
-    for attempt in range(20):
+def read(engine: Engine, sql: str, **params: Any) -> list[Any]:
+    """The first column of every row; looked at again while the database restarts. A list
+    parameter named `ids` is expanded for `IN :ids`."""
+    query = text(sql)
+    if "ids" in params:
+        query = query.bindparams(bindparam("ids", expanding=True))
+    for attempt in range(40):
         try:
-            with run.engine.connect() as conn:
-                return conn.execute(text(sql), params).scalar()
-        except OperationalError:  # the database is restarting: look again in a moment
-            if attempt == 19:
+            with engine.connect() as conn:
+                return list(conn.execute(query, params).scalars())
+        except OperationalError:
+            if attempt == 39:
                 raise
             time.sleep(0.25)
+    return []
+
+
+def first_row(run: Run, sql: str, **params: Any) -> Any:
+    return next(iter(read(run.engine, sql, **params)), None)
 
 
 def connect(run: Run) -> None:
@@ -297,36 +310,36 @@ def all_items(run: Run, tracker_of: dict[str, str]) -> list[dict[str, Any]]:
             return found
 
 
-def scalar(engine: Engine, sql: str, **params: Any) -> int:
-    query = text(sql)
-    if "ids" in params:
-        query = query.bindparams(bindparam("ids", expanding=True))
-    for attempt in range(20):
-        try:
-            with engine.connect() as conn:
-                return int(conn.execute(query, params).scalar() or 0)
-        except OperationalError:  # the database is restarting: look again in a moment
-            if attempt == 19:
-                raise
-            time.sleep(0.25)
-    return 0
+def scalar(engine: Engine, sql: str) -> int:
+    return int(read(engine, sql)[0] or 0)
 
 
 BUSY_JOBS = "SELECT count(*) FROM job WHERE status IN ('pending', 'leased')"
 DEAD_JOBS = "SELECT count(*) FROM job WHERE status = 'dead'"
-SYNCED = "SELECT count(*) FROM action_item WHERE sync_state = 'synced' AND id IN :ids"
+SYNCED = "SELECT CAST(id AS TEXT) FROM action_item WHERE sync_state = 'synced' AND id IN :ids"
+
+
+def synced_ids(run: Run, ids: dict[str, str]) -> set[str]:
+    if not ids:
+        return set()
+    return {str(i) for i in read(run.engine, SYNCED, ids=[uuid.UUID(i) for i in ids])}
 
 
 def synced(run: Run, ids: dict[str, str]) -> int:
-    if not ids:
-        return 0
-    return scalar(run.engine, SYNCED, ids=[uuid.UUID(i) for i in ids])
+    return len(synced_ids(run, ids))
 
 
 def wait_synced(run: Run, ids: dict[str, str], deadline: float) -> bool:
+    """Until every item in `ids` is synced; every 10 s, how far each tracker has got."""
+    report_at = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if synced(run, ids) >= len(ids):
+        done = synced_ids(run, ids)
+        if len(done) >= len(ids):
             return True
+        if time.monotonic() >= report_at:
+            report_at += 10
+            left = collections.Counter(kind for i, kind in ids.items() if i not in done)
+            print(f"  still syncing: {dict(left)}", flush=True)
         time.sleep(0.2)
     return False
 
@@ -397,7 +410,7 @@ def fault_run(options: Options) -> Outcome:
             workers = Workers({**env, **WORKER_SETTINGS}, options.workers, logs)
             spread = (0.2 * options.kill_every, 1.8 * options.kill_every)
             monkey = Monkey(workers, rng, options.kills, spread, restart)
-            tracker_of, last_sent = waves(run, options, monkey, deadline)
+            tracker_of, last_sent, sync_lag = waves(run, options, monkey, deadline)
             converged = wait_converged(run, monkey, tracker_of, deadline)
             done = time.monotonic()
             seconds, calm = done - publishing, done - max(last_sent, monkey.last_blow)
@@ -428,6 +441,7 @@ def fault_run(options: Options) -> Outcome:
                 kills=monkey.killed,
                 database_restarts=monkey.restarts,
                 seconds_to_converge=seconds,
+                sync_lag=sync_lag,
                 counts=counts,
             )
             if not outcome.ok and logs:
@@ -448,16 +462,18 @@ def fault_run(options: Options) -> Outcome:
 
 def waves(
     run: Run, options: Options, monkey: Monkey, deadline: float
-) -> tuple[dict[str, str], float]:
+) -> tuple[dict[str, str], float, float]:
     """Publish half the items, start the blows and let the first wave sync; then publish the
     second wave while the first wave's webhook deliveries come in (the database restart falls
-    among them), and finally send the second wave's. Returns item id -> tracker, and when the
-    last delivery was sent."""
+    among them), and finally send the second wave's. Returns item id -> tracker, when the last
+    delivery was sent, and the sync lag: the seconds the workers needed, after each wave's
+    publishing ended, to sync it."""
     first_wave = publish(run, options.items // 2, 0)
     monkey.start()
     phase = time.monotonic()
     wait_synced(run, first_wave, deadline)
-    print(f"first wave ({len(first_wave)}) synced in {time.monotonic() - phase:.1f} s", flush=True)
+    first_lag = time.monotonic() - phase
+    print(f"first wave ({len(first_wave)}) synced {first_lag:.1f} s after its publishing ended")
     second_wave: dict[str, str] = {}
     failed: list[BaseException] = []
 
@@ -477,13 +493,10 @@ def waves(
         raise RuntimeError("publishing the second wave failed") from failed[0]
     phase = time.monotonic()
     wait_synced(run, second_wave, deadline)
-    print(
-        f"second wave ({len(second_wave)}) synced {time.monotonic() - phase:.1f} s after "
-        "its publishing ended",
-        flush=True,
-    )
+    second_lag = time.monotonic() - phase
+    print(f"second wave ({len(second_wave)}) synced {second_lag:.1f} s after its publishing ended")
     send_all(run, plan_deliveries(run, all_items(run, second_wave)), options.api_processes)
-    return {**first_wave, **second_wave}, time.monotonic()
+    return {**first_wave, **second_wave}, time.monotonic(), first_lag + second_lag
 
 
 def wait_converged(run: Run, monkey: Monkey, ids: dict[str, str], deadline: float) -> bool:
@@ -511,6 +524,8 @@ def wait_converged(run: Run, monkey: Monkey, ids: dict[str, str], deadline: floa
 
 
 def main() -> int:
+    # Progress shows as it happens when the output goes to a pipe or a file too.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     defaults = Options()
     parser.add_argument("--items", type=int, default=defaults.items, help="committed items")
@@ -531,23 +546,40 @@ def main() -> int:
     )
     parser.add_argument("--time-limit", type=float, default=defaults.time_limit, help="seconds")
     parser.add_argument("--quick", action="store_true", help="30 items, 2 kills")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="first the same run without faults, kills or restart; report the ratio of the two",
+    )
     args = parser.parse_args()
     if args.quick:
         args.items, args.kills = 30, 2
-    outcome = fault_run(
-        Options(
-            items=args.items,
-            kills=args.kills,
-            api_processes=args.api_processes,
-            workers=args.workers,
-            seed=args.seed,
-            kill_every=args.kill_every,
-            restart_database=not args.no_restart,
-            database_url=args.database_url,
-            time_limit=args.time_limit,
-        )
+    options = Options(
+        items=args.items,
+        kills=args.kills,
+        api_processes=args.api_processes,
+        workers=args.workers,
+        seed=args.seed,
+        kill_every=args.kill_every,
+        restart_database=not args.no_restart,
+        database_url=args.database_url,
+        time_limit=args.time_limit,
     )
-    return 0 if outcome.ok else 1
+    clean = None
+    if args.baseline:
+        print("-- baseline: the same run without faults, kills or restart", flush=True)
+        clean = fault_run(replace(options, kills=0, restart_database=False, rates=NO_FAULTS))
+        print("-- the fault run", flush=True)
+    outcome = fault_run(options)
+    if clean is not None:
+        print(
+            f"time to converge: {outcome.seconds_to_converge:.1f} s with faults, "
+            f"{clean.seconds_to_converge:.1f} s without: "
+            f"{outcome.seconds_to_converge / clean.seconds_to_converge:.2f}x; sync lag after "
+            f"publishing: {outcome.sync_lag:.1f} s with faults, {clean.sync_lag:.1f} s without: "
+            f"{outcome.sync_lag / max(clean.sync_lag, 0.1):.1f}x"
+        )
+    return 0 if outcome.ok and (clean is None or clean.ok) else 1
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def test_throwaway_postgres_restarts_and_leaves_nothing_behind() -> None:
 
 def test_fault_run_makes_one_ticket_per_item_and_converges() -> None:
     outcome = fault_run(
-        Options(items=100, kills=3, api_processes=2, workers=2, kill_every=1.5, time_limit=120)
+        Options(items=100, kills=3, api_processes=2, workers=2, kill_every=1.5, time_limit=240)
     )
     assert outcome.items == 100
     assert outcome.kills == 3
