@@ -126,7 +126,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # app/audit/recorder.py). The tracker's webhook, the health checks and the wall page's own
     # sign-in take no token, and their paths stay free of it.
     untokened = (health.router, webhook_receiver_router, wall_router)
+    # The trackers' deliveries first: routes are matched in this order, and every request for
+    # a later router is tried against each router before it.
     for router in (
+        webhook_receiver_router,
         health.router,
         teams_router,
         people_router,
@@ -136,7 +139,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conditions_router,
         action_items_router,
         integrations_router,
-        webhook_receiver_router,
         webhooks_router,
         sync_jobs_router,
         dashboard_router,
