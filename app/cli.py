@@ -84,7 +84,7 @@ def worker(
 ) -> None:
     """Run sync workers without the API (scale-out on PostgreSQL: run as many as you like)."""
     settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url(), settings.database_pool)
     sync_worker = Worker(engine, settings)
     runners = threads or settings.sync.runners
     if metrics_port is not None:
