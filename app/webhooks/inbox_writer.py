@@ -135,6 +135,11 @@ class InboxWriter:
         with self._changed:
             self._thread = None
 
+    @property
+    def waiting(self) -> int:
+        """Deliveries queued and not yet taken into a batch."""
+        return len(self._waiting)
+
     async def store(self, arrival: Arrival) -> Stored:
         """Store the delivery with the batch it joins; returns once that batch has committed."""
         loop = asyncio.get_running_loop()

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import json
 import random
 import uuid
@@ -23,6 +25,7 @@ from app.db import make_engine
 from app.integrations.models import Integration
 from app.main import create_app
 from app.settings import DatabasePool, Settings
+from app.webhooks.inbox_writer import Arrival, InboxBusy, InboxWriter
 from tests.conftest import serving
 from tests.e2e.webhook_support import SECRET, send_github
 
@@ -319,3 +322,92 @@ def test_the_answer_shape_is_unchanged(client: TestClient) -> None:
     assert first.json()["status"] == "accepted"
     assert again.json() == {"status": "duplicate", "delivery_id": "same"}
     assert json.loads(first.text)["delivery_id"] == "same"
+
+
+def _arrival(integration: str, delivery: str) -> Arrival:
+    body = json.dumps(_closed_issue())
+    return Arrival(
+        integration_id=uuid.UUID(integration),
+        delivery_id=delivery,
+        event="issues",
+        body=body,
+        headers={"x-github-event": "issues"},
+        applies=True,
+        received_at=datetime.now(UTC),
+    )
+
+
+@contextlib.contextmanager
+def _inbox_locked(engine: Engine) -> Iterator[None]:
+    """Another connection holds what the writer needs to insert, until the block ends."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE webhook_delivery IN EXCLUSIVE MODE"))
+        else:
+            # app/db.py begins every write transaction with BEGIN IMMEDIATE: the write lock.
+            conn.execute(text("SELECT 1"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def test_past_the_queue_bound_deliveries_are_refused_503_and_the_queued_ones_stored(
+    client: TestClient, engine: Engine
+) -> None:
+    integration = _github_integration(client)
+    writer = InboxWriter(engine, batch_size=1, queue_size=2)
+
+    async def scenario() -> tuple[list[Any], BaseException | None]:
+        with _inbox_locked(engine):
+            waiting = [asyncio.ensure_future(writer.store(_arrival(integration, "first")))]
+            await asyncio.sleep(0)
+            # The writer takes the first and waits for the lock; two more fill the queue.
+            while writer.waiting:
+                await asyncio.sleep(0.01)
+            for name in ("second", "third"):
+                waiting.append(asyncio.ensure_future(writer.store(_arrival(integration, name))))
+            await asyncio.sleep(0)
+            refused: BaseException | None = None
+            try:
+                await writer.store(_arrival(integration, "fourth"))
+            except InboxBusy as exc:
+                refused = exc
+        # A bound, not a timing: a delivery never answered would otherwise hang the test.
+        return await asyncio.wait_for(asyncio.gather(*waiting), 60), refused
+
+    try:
+        stored, refused = asyncio.run(scenario())
+    finally:
+        writer.stop()
+
+    assert isinstance(refused, InboxBusy)
+    assert "waiting to be stored" in refused.detail
+    assert [s.status for s in stored] == ["accepted"] * 3
+    delivered = {d for (d,) in _rows(engine, "SELECT delivery_id FROM webhook_delivery")}
+    assert delivered == {"first", "second", "third"}
+
+
+def test_stopping_the_writer_stores_and_answers_every_waiting_delivery(
+    client: TestClient, engine: Engine
+) -> None:
+    integration = _github_integration(client)
+    writer = InboxWriter(engine, batch_size=8)
+
+    async def scenario() -> list[Any]:
+        with _inbox_locked(engine):
+            waiting = [
+                asyncio.ensure_future(writer.store(_arrival(integration, f"d-{n}")))
+                for n in range(40)
+            ]
+            await asyncio.sleep(0)
+            # Shutdown begins while all 40 wait (the lock is released once it has).
+            stopping = asyncio.get_running_loop().run_in_executor(None, writer.stop)
+            await asyncio.sleep(0.05)
+        await stopping
+        return await asyncio.wait_for(asyncio.gather(*waiting), 60)
+
+    stored = asyncio.run(scenario())
+
+    assert [s.status for s in stored] == ["accepted"] * 40
+    assert _stored_count(engine) == 40
