@@ -96,9 +96,10 @@ def period_postmortems_where(filters: Filters) -> list[ColumnElement[bool]]:
         col(Postmortem.started_at) < filters.period.until,
     ]
     if filters.team is not None:
-        conditions.append(
-            col(Postmortem.team_id).in_(select(col(Team.id)).where(col(Team.slug) == filters.team))
-        )
+        # Through coalesce, a no-op, so that SQLite reads the period index (which has the team)
+        # rather than the team index, which holds every period's postmortems and not their start.
+        team_id = func.coalesce(col(Postmortem.team_id), col(Postmortem.team_id))
+        conditions.append(team_id.in_(select(col(Team.id)).where(col(Team.slug) == filters.team)))
     if filters.service is not None:
         conditions.append(
             exists().where(
@@ -161,12 +162,15 @@ def _seconds_between(session: Session, start: Any, end: Any) -> Any:
 
 
 def _named(
-    where: list[ColumnElement[bool]], statuses: list[str]
+    where: list[ColumnElement[bool]], statuses: list[str], by_level: bool
 ) -> list[list[ColumnElement[bool]]]:
-    """`where` split in two, items with a chain level and items without, each naming the
-    statuses and levels (as their enums allow) so that it reads one range of the status index
-    per status and level, in that index's order, instead of every item of the period."""
+    """`where` naming the statuses; `by_level`, split in two, items with a chain level and items
+    without, naming the levels too (as their enums allow), so that it reads one range of the
+    level and status index per level and status, in that index's order, instead of every item
+    of the period. A team, service or severity is better served by its postmortems' items."""
     named = [*where, col(ActionItem.status).in_(statuses)]
+    if not by_level:
+        return [named]
     return [
         [*named, col(ActionItem.chain_level).in_(LEVEL_VALUES)],
         [*named, col(ActionItem.chain_level).is_(None)],
@@ -174,7 +178,7 @@ def _named(
 
 
 def _item_counts(
-    session: Session, items_where: list[ColumnElement[bool]], today: date
+    session: Session, items_where: list[ColumnElement[bool]], today: date, by_level: bool
 ) -> list[tuple[Any, ...]]:
     """Per status and chain level: how many items, how many past due, the oldest creation, and
     how many durations each median will sort (status, count, late, first, level, closes,
@@ -190,7 +194,7 @@ def _item_counts(
     )
     return [
         tuple(row)
-        for where in _named(items_where, STATUS_VALUES)
+        for where in _named(items_where, STATUS_VALUES, by_level)
         for row in session.execute(
             select(*figures)
             .where(*where)
@@ -204,6 +208,7 @@ def _duration_medians(
     items_where: list[ColumnElement[bool]],
     closes: dict[str, int],
     verifies: dict[str, int],
+    by_level: bool,
 ) -> tuple[float | None, float | None]:
     """Median seconds from creation to close (of items closed or verified) and to verification.
     SQLite sorts the stored microseconds of the statuses that have any, and reads the middle of
@@ -227,10 +232,14 @@ def _duration_medians(
     else:
         found = (
             _sqlite_middle(
-                session, _values(close, _named(to_close, list(closes))), sum(closes.values())
+                session,
+                _values(close, _named(to_close, list(closes), by_level)),
+                sum(closes.values()),
             ),
             _sqlite_middle(
-                session, _values(verify, _named(to_verify, list(verifies))), sum(verifies.values())
+                session,
+                _values(verify, _named(to_verify, list(verifies), by_level)),
+                sum(verifies.values()),
             ),
         )
     close_median, verify_median = (float(v) / 1_000_000 if v is not None else None for v in found)
@@ -307,7 +316,8 @@ def summary(
     ).one()
 
     items_where = period_items_where(filters)
-    rows = _item_counts(session, items_where, today)
+    by_level = not filters.narrows_postmortems
+    rows = _item_counts(session, items_where, today, by_level)
     by_status: dict[str, int] = {}
     levels: dict[str, int] = {}
     # Per status, how many durations each median sorts; the statuses with none (for the time
@@ -334,7 +344,7 @@ def summary(
         overdue=overdue,
     )
 
-    to_close, to_verify = _duration_medians(session, items_where, closes, verifies)
+    to_close, to_verify = _duration_medians(session, items_where, closes, verifies, by_level)
 
     review_lag, within, judged = _review_figures(session, in_period, policy, now)
     during, with_timeline = _timeline_shares(session, filters, policy)
