@@ -58,12 +58,14 @@ SQLITE_PAUSE_SECONDS = 0.1
 
 @dataclass
 class Purged:
-    """What one purge removed, and how long its longest transaction held its locks."""
+    """What one purge removed, and how long its transactions held their locks."""
 
     deliveries_deleted: int = 0
     bodies_emptied: int = 0
     jobs_deleted: int = 0
     transactions: int = 0
+    # In transactions, pauses between them left out.
+    busy_seconds: float = 0.0
     longest_transaction_seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -71,8 +73,8 @@ class Purged:
             f"deliveries deleted (about no ticket of ours, or ignored): {self.deliveries_deleted}",
             f"delivery bodies emptied (applied, past their days): {self.bodies_emptied}",
             f"finished jobs deleted: {self.jobs_deleted}",
-            f"in {self.transactions} transaction(s), the longest "
-            f"{self.longest_transaction_seconds * 1000:.0f} ms",
+            f"in {self.transactions} transaction(s) of {self.busy_seconds:.1f} s together, the "
+            f"longest {self.longest_transaction_seconds * 1000:.0f} ms",
         ]
 
 
@@ -102,6 +104,7 @@ def purge(
                 count = step(session, policy.batch_rows)
             elapsed = time.perf_counter() - started
             purged.transactions += 1
+            purged.busy_seconds += elapsed
             purged.longest_transaction_seconds = max(purged.longest_transaction_seconds, elapsed)
             total += count
             if count < policy.batch_rows:

@@ -95,6 +95,8 @@ class Day:
     hours: list[dict[str, Any]] = field(default_factory=list)
     insert_seconds: float = 0.0
     purge_seconds: float = 0.0
+    # Of purge_seconds, in transactions (the rest is pauses that leave the write lock to others).
+    purge_busy_seconds: float = 0.0
     purges: int = 0
     longest_purge_transaction_ms: float = 0.0
     removed: dict[str, int] = field(
@@ -204,6 +206,7 @@ def run_day(
             )
             day.purge_seconds += time.perf_counter() - started
             day.purges += 1
+            day.purge_busy_seconds += purged.busy_seconds
             day.longest_purge_transaction_ms = max(
                 day.longest_purge_transaction_ms, purged.longest_transaction_seconds * 1000
             )
@@ -364,10 +367,12 @@ def main() -> None:
         f"end of day: {mb(end_kept)} MB with retention, {mb(end_plain)} MB without "
         f"({'extrapolated' if extrapolated else 'measured'}): {end_plain / end_kept:.1f}x smaller"
     )
+    per_delivery_ms = kept.purge_busy_seconds / args.deliveries * 1000
     print(
-        f"inserting took {kept.insert_seconds:.1f} s, purging {kept.purge_seconds:.1f} s "
-        f"({kept.purge_seconds / kept.insert_seconds:.0%} of it) in {kept.purges} purges; "
-        f"longest purge transaction {kept.longest_purge_transaction_ms:.0f} ms; removed {kept.removed}"
+        f"bulk inserts took {kept.insert_seconds:.1f} s; {kept.purges} purges "
+        f"{kept.purge_seconds:.1f} s, of which {kept.purge_busy_seconds:.1f} s in transactions "
+        f"({per_delivery_ms:.3f} ms a delivery) and the rest pauses; longest purge transaction "
+        f"{kept.longest_purge_transaction_ms:.0f} ms; removed {kept.removed}"
     )
     print(
         f"dashboard summary, median of {args.runs}: {before:.1f} ms before the day, "
