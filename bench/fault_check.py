@@ -178,7 +178,8 @@ def check(run: Run, items: list[dict[str, Any]]) -> dict[str, collections.Counte
         tally[f"items with {len(tickets)} tickets"] += 1
         linked = next((t for t in tickets if t.key == item["ticket_key"]), None)
         name, reversed_order = run.scenario.get(item["id"], ("untouched", False))
-        where = f"{item['tracker']} {item['ticket_key']} ({name}{', reversed' if reversed_order else ''})"
+        order = ", reversed" if reversed_order else ""
+        where = f"{item['tracker']} {item['ticket_key']} ({name}{order})"
         if len(tickets) > 1 and landed_late(run, marker or ""):
             tally["late duplicates"] += 1
             problems.append(f"duplicate after a create landed too late: {where}")
@@ -191,7 +192,8 @@ def check(run: Run, items: list[dict[str, Any]]) -> dict[str, collections.Counte
         if linked is None:
             tally["lost"] += 1
             problems.append(
-                f"lost: {where}: sync {item['sync_state']}, marker tickets {[t.key for t in tickets]}"
+                f"lost: {where}: sync {item['sync_state']}, "
+                f"marker tickets {[t.key for t in tickets]}"
             )
         elif item["status"] not in linked.expected():
             tally["disagreeing"] += 1
@@ -210,6 +212,7 @@ def check(run: Run, items: list[dict[str, Any]]) -> dict[str, collections.Counte
         counts[kind]["sent"] = len(run.sent[kind])
         counts[kind]["requests"] = sum(answers.values())
         counts[kind]["5xx"] = sum(n for a, n in answers.items() if a.startswith("http 5"))
+        counts[kind]["no answer"] = sum(n for a, n in answers.items() if a.startswith("no answer"))
         counts[kind]["recorded"] = recorded[uuid.UUID(run.integrations[kind]).hex]
         counts[kind]["applied"] = applied[uuid.UUID(run.integrations[kind]).hex]
     print("what the applied deliveries did:", dict(outcomes.most_common()))
@@ -270,7 +273,10 @@ def report(
         f"state differs from the ticket: {total['disagreeing']}"
     )
     print(f"deliveries sent: {total['sent']}, recorded: {total['recorded']}")
-    print(f"5xx answered: {total['5xx']} of {total['requests']} webhook requests")
+    print(
+        f"5xx answered: {total['5xx']} of {total['requests']} webhook requests "
+        f"(and {total['no answer']} closed without an answer); each was delivered again"
+    )
     if converged_after is None:
         print("time to converge: not converged")
     else:

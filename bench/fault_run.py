@@ -19,12 +19,12 @@ marker, none lost, the item's status what its ticket says, and every delivery re
 
 By default the run starts a PostgreSQL cluster of its own (bench/throwaway_postgres.py) so that it
 can restart it; with --database-url a throwaway database is made on that server instead, dropped
-at the end, and not restarted. Exits 1 unless there are no duplicates, no lost items and
-everything converged (every item synced and agreeing with its ticket, every delivery recorded,
-no job left waiting or dead). A second ticket made after a create landed later than the client
-timeout plus the margin (the fake stalled past the window the service waits out) is counted
-apart, as late-dups, and does not fail the run; each problem is printed with its create calls,
-deliveries and item history.
+at the end, and not restarted. Exits 1 unless there are no duplicates, no lost items, no
+deadlock PostgreSQL had to break, and everything converged (every item synced and agreeing with
+its ticket, every delivery recorded, no job left waiting or dead). A second ticket made after a
+create landed later than the client timeout plus the margin (the fake stalled past the window
+the service waits out) is counted apart, as late-dups, and does not fail the run; each problem
+is printed with its create calls, deliveries and item history.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ class Outcome:
     converged: bool
     kills: int
     database_restarts: int
+    deadlocks: int
     seconds_to_converge: float
     # Seconds the workers needed after each wave's publishing ended to sync it, summed.
     sync_lag: float
@@ -126,7 +127,9 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.converged and not (self.duplicates or self.lost or self.disagreeing)
+        return self.converged and not (
+            self.duplicates or self.lost or self.disagreeing or self.deadlocks
+        )
 
 
 # -- set-up -------------------------------------------------------------------------------------
@@ -314,6 +317,8 @@ def scalar(engine: Engine, sql: str) -> int:
     return int(read(engine, sql)[0] or 0)
 
 
+FOUND_BY_MARKER = "SELECT count(*) FROM action_item_event WHERE note LIKE 'found by marker%'"
+DEADLOCKS = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
 BUSY_JOBS = "SELECT count(*) FROM job WHERE status IN ('pending', 'leased')"
 DEAD_JOBS = "SELECT count(*) FROM job WHERE status = 'dead'"
 SYNCED = "SELECT CAST(id AS TEXT) FROM action_item WHERE sync_state = 'synced' AND id IN :ids"
@@ -414,13 +419,15 @@ def fault_run(options: Options) -> Outcome:
             converged = wait_converged(run, monkey, tracker_of, deadline)
             done = time.monotonic()
             seconds, calm = done - publishing, done - max(last_sent, monkey.last_blow)
-            found = scalar(
-                engine, "SELECT count(*) FROM action_item_event WHERE note LIKE 'found by marker%'"
-            )
+            found = scalar(engine, FOUND_BY_MARKER)
+            # Deadlocks PostgreSQL detected (and broke by aborting a transaction) in this run's
+            # database, among all the API processes and workers.
+            deadlocks = scalar(engine, DEADLOCKS)
             print(
                 f"faults hit: {dict(plan.hit)}; worker kills: {monkey.killed}; database restarts: "
-                f"{monkey.restarts} ({monkey.restart_seconds:.1f} s); crashed workers: {workers.died()}; "
-                f"tickets found by marker after a lost answer: {found}",
+                f"{monkey.restarts} ({monkey.restart_seconds:.1f} s); "
+                f"crashed workers: {workers.died()}; "
+                f"tickets found by marker after a lost answer: {found}; deadlocks: {deadlocks}",
                 flush=True,
             )
             if monkey.error is not None:
@@ -440,6 +447,7 @@ def fault_run(options: Options) -> Outcome:
                 converged=converged,
                 kills=monkey.killed,
                 database_restarts=monkey.restarts,
+                deadlocks=deadlocks,
                 seconds_to_converge=seconds,
                 sync_lag=sync_lag,
                 counts=counts,

@@ -29,7 +29,8 @@ SERVER_OPTIONS = (
 
 
 def newest_bin_dir() -> Path:
-    """The bin directory of the highest PostgreSQL version installed, e.g. /usr/lib/postgresql/16/bin."""
+    """The bin directory of the highest PostgreSQL version installed (/usr/lib/postgresql/N/bin),
+    else the one initdb is found in on the PATH."""
     found = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()]
     if not found:
         on_path = shutil.which("initdb")

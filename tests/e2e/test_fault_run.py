@@ -38,6 +38,7 @@ def test_fault_run_makes_one_ticket_per_item_and_converges() -> None:
     assert outcome.lost == 0
     assert outcome.disagreeing == 0
     assert outcome.converged
+    assert outcome.deadlocks == 0
     total = sum(outcome.counts.values(), start=type(outcome.counts["github"])())
     # Every delivery was sent twice and recorded once.
     assert total["sent"] > 0
