@@ -37,7 +37,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import col, select
 
 from app.errors import AppError, NotFound, problem
@@ -188,24 +188,38 @@ class InboxWriter:
         return [self._store([arrival])[0] for arrival in arrivals]
 
     def _write_retrying(self, arrivals: Sequence[Arrival]) -> list[Outcome]:
-        try:
-            return self._write(arrivals, again=False)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            # SQLAlchemy has invalidated the pool: the next checkout opens a new connection.
-            logger.warning(
-                "webhook inbox: the database connection was lost (%s); writing %d deliveries"
-                " again on a new one",
-                type(exc.orig).__name__,
-                len(arrivals),
-            )
-            return self._write(arrivals, again=True)
+        """Write the batch; again after a foreign key failed (an integration was deleted since
+        its deliveries were verified), this time looking for the integrations first; and again
+        on a new connection after the connection was lost."""
+        lost = looking = False
+        while True:
+            try:
+                return self._write(arrivals, again=lost, look_for_integrations=looking)
+            except IntegrityError:
+                if looking:
+                    raise
+                looking = True
+            except DBAPIError as exc:
+                if lost or not exc.connection_invalidated:
+                    raise
+                lost = True
+                # SQLAlchemy has invalidated the pool: the next checkout opens a new connection.
+                logger.warning(
+                    "webhook inbox: the database connection was lost (%s); writing %d"
+                    " deliveries again on a new one",
+                    type(exc.orig).__name__,
+                    len(arrivals),
+                )
 
-    def _write(self, arrivals: Sequence[Arrival], *, again: bool) -> list[Outcome]:
+    def _write(
+        self, arrivals: Sequence[Arrival], *, again: bool, look_for_integrations: bool
+    ) -> list[Outcome]:
         # A Core connection, not an ORM session: nothing here needs the ORM's bookkeeping.
         with self._engine.begin() as conn:
-            present = _integrations_present(conn, {a.integration_id for a in arrivals})
+            # Not in the common case: a round trip per batch (13% of the writer's samples on
+            # PostgreSQL) for what the foreign key checks anyway.
+            wanted = {a.integration_id for a in arrivals}
+            present = _integrations_present(conn, wanted) if look_for_integrations else wanted
             outcomes: list[Outcome | None] = [None] * len(arrivals)
             first: dict[tuple[UUID, str], int] = {}
             repeats: collections.Counter[tuple[UUID, str]] = collections.Counter()
@@ -290,8 +304,8 @@ def _queue_jobs(conn: Connection, arrivals: list[Arrival]) -> None:
 
 def _integrations_present(conn: Connection, wanted: set[UUID]) -> set[UUID]:
     """Which of the integrations still exist. On PostgreSQL their rows are locked KEY SHARE
-    until the commit, so a concurrent delete waits for it instead of failing the insert's
-    foreign key; SQLite's writer already holds the only write lock."""
+    until the commit, so a delete that comes now waits for it instead of failing the insert's
+    foreign key a second time; SQLite's writer already holds the only write lock."""
     query = select(Integration.id).where(col(Integration.id).in_(wanted))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(key_share=True)
