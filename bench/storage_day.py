@@ -308,7 +308,7 @@ def main() -> None:
             summary_ms(client, 3)
             after_in_turn = summary_ms(client, args.runs)
             in_turn = dashboard_before_after(
-                client, app.state.engine, before_url, data_dir, args.runs
+                client, app.state.engine, url, before_url, data_dir, args.runs
             )
         finally:
             drop_snapshot(before_url, admin)

@@ -150,18 +150,24 @@ def side_by_side(first: TestClient, second: TestClient, runs: int) -> tuple[floa
 
 
 def dashboard_before_after(
-    client: TestClient, engine: Engine, before_url: str | None, data_dir: Path, runs: int
+    client: TestClient, engine: Engine, url: str, before_url: str | None, data_dir: Path, runs: int
 ) -> dict[str, float]:
-    """The summary on the database as it was before the day and as it is after, in turn: as the
-    day left its WAL, and once it is checkpointed (SQLite)."""
+    """The summary on the database as it was before the day and as it is after, asked in turn,
+    each through an app started afresh (the same treatment for both): as the day left the WAL,
+    and once it is checkpointed (SQLite)."""
     if before_url is None:
         return {}
     timings: dict[str, float] = {}
-    app = create_app(settings_for(before_url, data_dir))
-    with TestClient(app, headers=dict(client.headers)) as before:
-        timings["before"], timings["after_with_wal"] = side_by_side(before, client, runs)
+    apps = [create_app(settings_for(u, data_dir)) for u in (before_url, url)]
+    headers = dict(client.headers)
+    with (
+        TestClient(apps[0], headers=headers) as before,
+        TestClient(apps[1], headers=headers) as after,
+    ):
+        timings["before"], timings["after_with_wal"] = side_by_side(before, after, runs)
         if engine.dialect.name == "sqlite":
             checkpoint(engine)
-            timings["before_again"], timings["after"] = side_by_side(before, client, runs)
-    app.state.engine.dispose()
+            timings["before_again"], timings["after"] = side_by_side(before, after, runs)
+    for app in apps:
+        app.state.engine.dispose()
     return timings
