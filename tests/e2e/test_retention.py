@@ -6,6 +6,7 @@ retry (failed deliveries, parked jobs, deliveries not applied yet) stays. Ages a
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -23,7 +24,15 @@ from app.cli import app as cli
 from app.db import utcnow
 from app.settings import RetentionPolicy, Settings, get_settings
 from app.sync.worker import Worker
-from tests.e2e.sync_support import connect_tracker, drain, owner, publish_items, worker_for
+from tests.e2e.sync_support import (
+    FAST_SYNC,
+    connect_tracker,
+    drain,
+    owner,
+    publish_items,
+    wait_until,
+    worker_for,
+)
 from tests.e2e.webhook_support import SECRET, github_payload, send_github
 from tests.fake_trackers.github import TOKEN, FakeGitHub
 
@@ -299,3 +308,21 @@ def test_db_purge_prints_what_it_removed(
     assert second.exit_code == 0, second.output
     assert "deliveries deleted (about no ticket of ours, or ignored): 1" in second.output
     assert "foreign-77" not in deliveries(on_test_database)
+
+
+def test_the_running_worker_purges_in_its_housekeeping(
+    client: TestClient, engine: Engine, settings: Settings, github: dict[str, Any]
+) -> None:
+    # A window of a millisecond, and a purge every 50 ms: applied, then gone.
+    policy = RetentionPolicy(unused_delivery_hours=1 / 3_600_000, purge_seconds=0.05)
+    worker = Worker(engine, settings.model_copy(update={"sync": FAST_SYNC, "retention": policy}))
+    running = threading.Thread(target=worker.run_forever, args=(1,), daemon=True)
+    running.start()
+    try:
+        assert send(client, github, 1, "ours") == "accepted"
+        assert send(client, github, 77, "foreign-77") == "accepted"
+        wait_until(lambda: set(deliveries(engine)) == {"ours"}, what="the foreign delivery purged")
+    finally:
+        worker.stop()
+        running.join(timeout=10)
+    assert deliveries(engine)["ours"]["outcome"] == "applied"
