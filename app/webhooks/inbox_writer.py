@@ -6,8 +6,8 @@ then awaits a future while the writer inserts the batch (ON CONFLICT DO NOTHING 
 unique (integration_id, delivery_id), RETURNING the rows that were new), bumps `redeliveries` of
 the duplicates, queues an inbound job for each new delivery that has events, and commits. Every
 202 therefore stands for a committed row. One transaction per batch instead of per delivery is
-what lets the inbox keep up with a busy tracker: SQLite takes one writer at a time and fsyncs
-once per commit, and PostgreSQL pays its round trips and WAL flush once per batch.
+what lets the inbox keep up with a busy tracker: SQLite lets one writer in at a time, and
+PostgreSQL pays its round trips and WAL flush once per batch.
 
 On SQLite the writer queues on the sync worker's write lock (app/sync/sqlite_writes.py): it
 begins and commits every transaction in its one thread, which is what that lock needs, and
