@@ -26,6 +26,7 @@ from app.integrations.models import Integration
 from app.main import create_app
 from app.settings import DatabasePool, Settings
 from app.webhooks.inbox_writer import Arrival, InboxBusy, InboxWriter
+from app.webhooks.integration_cache import IntegrationCache
 from tests.conftest import serving
 from tests.e2e.webhook_support import SECRET, send_github
 
@@ -411,3 +412,20 @@ def test_stopping_the_writer_stores_and_answers_every_waiting_delivery(
 
     assert [s.status for s in stored] == ["accepted"] * 40
     assert _stored_count(engine) == 40
+
+
+def test_a_cached_integration_is_read_again_once_its_seconds_are_up(
+    client: TestClient, app: FastAPI, engine: Engine
+) -> None:
+    integration = uuid.UUID(_github_integration(client))
+    now = [1000.0]
+    cache = IntegrationCache(engine, app.state.secret_box, ttl_seconds=5, clock=lambda: now[0])
+    cache.load(integration)
+    now[0] += 4.9
+    kept = cache.get(integration)
+    now[0] += 0.1
+
+    assert kept is not None
+    assert kept.secret == SECRET
+    assert SECRET not in repr(kept)
+    assert cache.get(integration) is None
