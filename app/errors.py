@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("followthrough.errors")
+DATABASE_RETRY_AFTER_SECONDS = 2
 
 
 class AppError(Exception):
@@ -120,6 +123,21 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+# What SQLite says when the file is busy or cannot be read; its other operational errors
+# (a missing table, say) are faults of the deployment, not a moment's unavailability.
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error")
+
+
+def database_unavailable(exc: OperationalError) -> bool:
+    """The database could not be reached or was busy: worth retrying as it is."""
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.Error):
+        return str(exc.orig).lower().startswith(_SQLITE_UNAVAILABLE)
+    # psycopg: connection failures, the server shutting down, a cut connection.
+    return True
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -156,6 +174,23 @@ def install_error_handlers(app: FastAPI) -> None:
             detail,
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database is down, restarting or locked past its timeout: nothing was saved, and
+        # the same request is worth sending again shortly (a tracker redelivers on a 5xx).
+        if not database_unavailable(exc):
+            return await _unexpected(request, exc)
+        logger.warning(
+            "database unavailable on %s %s: %s", request.method, request.url.path, exc.orig
+        )
+        return problem(
+            503,
+            "Service unavailable",
+            "The database cannot be reached right now; nothing was saved. Retry shortly.",
+            instance=request.url.path,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
 
     @app.exception_handler(Exception)

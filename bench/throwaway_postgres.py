@@ -52,6 +52,7 @@ class ThrowawayPostgres:
         self.port = 0
         self.root: Path | None = None
         self._as: list[str] = []
+        self._options = ""
 
     @property
     def data(self) -> Path:
@@ -101,9 +102,19 @@ class ThrowawayPostgres:
             "UTF8",
         )
         self.port = free_port()
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
-        self._pg_ctl("start", "-o", options)
+        self._options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
+        )
+        self.up()
         return self
+
+    def up(self) -> None:
+        """Start the server on its port; returns once it accepts connections."""
+        self._pg_ctl("start", "-o", self._options)
+
+    def down(self) -> None:
+        """Stop the server (fast shutdown), keeping its data for `up()`."""
+        self._pg_ctl("stop", "-m", "fast")
 
     def restart(self) -> None:
         """Fast shutdown (open transactions are rolled back, connections cut), then up again
