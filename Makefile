@@ -57,6 +57,30 @@ format: install-dev
 # The fault run (bench/fault_run.py): 1,000 items through 2 API processes and 2 workers on a
 # PostgreSQL cluster of its own, create faults, 20 worker SIGKILLs, one database restart and
 # webhooks twice and out of order; fails unless one ticket per item, none lost, all converged.
+# `make bench`: every benchmark, each printing its table and writing JSON to bench-results/.
+# Ingest is driven by wrk (Debian's package); PostgreSQL runs use throwaway databases there.
+WRK ?= /usr/bin/wrk
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/postgres
+BENCH_OUT := bench-results
+
+.PHONY: bench
+bench: install-dev $(WRK)
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python -m bench.webhook_load --database-url $(BENCH_PG) --json $(BENCH_OUT)/webhook_load.json
+	$(BIN)/python -m bench.sync_throughput --items 1000 --json $(BENCH_OUT)/sync_throughput.json
+	$(BIN)/python -m bench.close_latency --items 200 --json $(BENCH_OUT)/close_latency.json
+	$(BIN)/python -m bench.dashboard_summary --items 300000 --database-url $(BENCH_PG) --json $(BENCH_OUT)/dashboard_summary.json
+	$(BIN)/python -m bench.storage_day --deliveries 1000000 --baseline-deliveries 100000 --json $(BENCH_OUT)/storage_day.json
+
+$(WRK):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }; \
+	else \
+	  echo "The ingest benchmark needs wrk at $(WRK): sudo apt-get install wrk (or WRK=...)"; exit 1; \
+	fi
+	test -x $(WRK)
+
 .PHONY: chaos
 chaos: install-dev
 	$(BIN)/python -m bench.fault_run --items 1000 --kills 20 --api-processes 2 --workers 2 $(CHAOS_ARGS)
