@@ -60,6 +60,8 @@ def test_metrics_report_items_overdue_and_jobs_without_per_item_labels(
         "integration",
         "outcome",
         "operation",
+        # What retention removed: deliveries, jobs or bodies.
+        "what",
         "le",
     }
 
