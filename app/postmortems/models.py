@@ -27,6 +27,8 @@ class Postmortem(SQLModel, table=True):
             "team_id",
             "severity",
             "completed_at",
+            "published_at",
+            "restricted",
         ),
     )
 
