@@ -40,7 +40,6 @@ import collections
 import contextlib
 import hashlib
 import hmac
-import json
 import os
 import re
 import shutil
@@ -66,6 +65,7 @@ from app.db import READ_ONLY, make_engine, session_scope
 from app.integrations import service as integrations_service
 from app.integrations.schemas import IntegrationCreate
 from app.settings import EgressSettings
+from bench.report import peak_rss_mb, write_json
 from bench.service_setup import PG_ADMIN, database
 from tests.fake_trackers.contracts import CONTRACTS
 
@@ -127,6 +127,8 @@ class Report:
     rounds: list[Round] = field(default_factory=list)
     open_loop: list[OpenLoop] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # The service process's highest resident set size over its rounds and the open loop.
+    peak_rss_mb: dict[str, float | None] = field(default_factory=dict)
 
 
 def bare_app() -> FastAPI:
@@ -497,6 +499,7 @@ def bench_database(
                         f"open loop on {kind}: {accepted} answered 202, {loop.stored} stored"
                     )
                 report.open_loop.append(loop)
+                report.peak_rss_mb[kind] = peak_rss_mb(pid)
             if args.profile:
                 summarise_profile(Path(f"{args.profile}-{kind}.txt"))
     finally:
@@ -544,6 +547,8 @@ def print_report(report: Report) -> None:
             f" max {loop.max_ms:.1f} ms, {loop.connections} connections, {loop.stored} stored;"
             f" p99 goal < {P99_GOAL_MS:.0f} ms: {'met' if loop.p99_ms < P99_GOAL_MS else 'NOT met'}"
         )
+    for kind, rss in report.peak_rss_mb.items():
+        print(f"peak RSS of the service process ({kind}): {rss or 0:.0f} MB")
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
 
@@ -597,17 +602,16 @@ def main() -> int:
     for kind, admin in kinds:
         bench_database(kind, admin, body, args, report)
     print_report(report)
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "rounds": [asdict(r) | {"rate": r.rate} for r in report.rounds],
-                    "open_loop": [asdict(o) for o in report.open_loop],
-                    "problems": report.problems,
-                },
-                indent=2,
-            )
-        )
+    write_json(
+        args.json,
+        "bench.webhook_load",
+        {
+            "rounds": [asdict(r) | {"rate": r.rate} for r in report.rounds],
+            "open_loop": [asdict(o) for o in report.open_loop],
+            "peak_rss_mb": report.peak_rss_mb,
+            "problems": report.problems,
+        },
+    )
     return 1 if report.problems else 0
 
 
