@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +27,8 @@ from app.db import READ_ONLY, session_scope
 from app.enums import Scope
 from app.integrations.models import Integration
 from app.settings import CheckPolicy, EgressSettings, Settings, SyncPolicy
+from bench.service_processes import stop, wait_healthy
+from bench.throwaway_postgres import free_port
 from tests.factories import action_item_body, make_person, make_postmortem, make_team
 from tests.fake_trackers.linear import API_KEY, TEAM_ID
 
@@ -165,12 +165,6 @@ def service_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def service_process(settings: Settings) -> Iterator[tuple[str, int]]:
     """`followthrough serve` in a process of its own, as deployed: (base URL, pid)."""
@@ -185,23 +179,8 @@ def service_process(settings: Settings) -> Iterator[tuple[str, int]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the service exited with {process.returncode}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the service did not start in 30 s")
-            time.sleep(0.05)
+        with httpx.Client(base_url=url) as client:
+            wait_healthy(process, client)
         yield url, process.pid
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)

@@ -67,6 +67,7 @@ from app.integrations.schemas import IntegrationCreate
 from app.settings import EgressSettings
 from bench.report import peak_rss_mb, write_json
 from bench.service_setup import PG_ADMIN, database
+from bench.throwaway_postgres import free_port
 from tests.fake_trackers.contracts import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,12 +158,6 @@ def _serve_bare(port: int) -> None:
         log_level="info",
         **server_options(RequestLimits()),
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -421,7 +416,7 @@ def bench_database(
         with database(kind, admin) as (url, data_dir):
             integration = make_integration(url)
             path = f"/v1/webhooks/{integration}"
-            bare_port, port = _free_port(), _free_port()
+            bare_port, port = free_port(), free_port()
             bare_cmd = [sys.executable, "-m", "bench.webhook_load", "--serve-bare", str(bare_port)]
             serve_cmd = [
                 sys.executable,
@@ -448,7 +443,7 @@ def bench_database(
                 pid = servers.enter_context(running(serve_cmd, port, env))
                 targets = [(f"service ({kind})", pid, port)]
                 if args.compare_root:
-                    earlier_port = _free_port()
+                    earlier_port = free_port()
                     earlier_cmd = [*serve_cmd[:-1], str(earlier_port)]
                     earlier_pid = servers.enter_context(
                         running(earlier_cmd, earlier_port, env, cwd=args.compare_root)
