@@ -41,4 +41,6 @@ class TicketLink(SQLModel, table=True):
     verification_signal: str | None = Field(default=None, sa_column=Column(Text))
     verification_signal_by: str | None = Field(default=None, max_length=200)
     # Other tickets found carrying this item's marker and closed as duplicates of this one.
-    duplicate_keys: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    duplicate_keys: list[str] = Field(
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False)
+    )
