@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -162,6 +163,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.sync.run_in_api_process
         else None
     )
+    if getattr(app.state, "freeze_gc_after_startup", False):
+        # See `followthrough serve`: what startup built is out of the collector's sight.
+        gc.collect()
+        gc.freeze()
     yield
     # Deliveries already waiting are stored and answered before the worker stops.
     app.state.webhook_inbox.writer.stop()
