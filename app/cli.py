@@ -103,6 +103,9 @@ def worker(
             )
             raise typer.Exit(2) from exc
         typer.echo(f"Sync metrics on http://{metrics_host}:{metrics_port}/metrics")
+    # As `serve` does: what is built by now lives as long as the process.
+    gc.collect()
+    gc.freeze()
     main = threading.Thread(target=sync_worker.run_forever, args=(runners,), daemon=True)
     main.start()
     typer.echo(f"{runners} sync runner thread(s) running; Ctrl-C to stop.")

@@ -156,6 +156,7 @@ def service_environment(settings: Settings) -> dict[str, str]:
         "FOLLOWTHROUGH_DATA_DIR": str(settings.data_dir),
         "FOLLOWTHROUGH_SYNC__RUN_IN_API_PROCESS": str(settings.sync.run_in_api_process).lower(),
         "FOLLOWTHROUGH_SYNC__WAKE_ON_ENQUEUE": str(settings.sync.wake_on_enqueue).lower(),
+        "FOLLOWTHROUGH_SYNC__RUNNERS": str(settings.sync.runners),
         "FOLLOWTHROUGH_SYNC__RECONCILE_INTERVAL_SECONDS": str(
             settings.sync.reconcile_interval_seconds
         ),

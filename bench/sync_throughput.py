@@ -6,8 +6,7 @@ creates the same tickets one by one through the same connector (httpx, the same 
     .venv/bin/python -m bench.sync_throughput --items 200          # a quick run
 
 Prints items/s for the naive script; the embedded worker (the default single-process set-up:
-the worker inside the API process, on SQLite, started by `start_in_background` as the app's
-lifespan does); standalone `followthrough worker` processes on a throwaway PostgreSQL database;
+`followthrough serve` in a process of its own with the worker inside it, on SQLite); standalone `followthrough worker` processes on a throwaway PostgreSQL database;
 and the bound the integration's `max_concurrency` allows (concurrency / latency, and
 concurrency x the naive rate, which also counts each request's own cost), with ratios. The
 fake runs in a process of its own and checks every request against Linear's schema.
@@ -29,7 +28,6 @@ from fastapi.testclient import TestClient
 from app.db import make_engine
 from app.main import create_app
 from app.settings import Settings
-from app.sync.worker import start_in_background
 from bench.report import add_json_option, write_json
 from bench.service_setup import (
     admin_token,
@@ -37,6 +35,7 @@ from bench.service_setup import (
     database,
     pause,
     publish,
+    service_process,
     settings_for,
     wait_for,
 )
@@ -137,18 +136,15 @@ def timed(
 
 
 def embedded(fake: LinearProcess, items: int, concurrency: int, runners: int) -> Result:
+    """`followthrough serve` with the worker inside it: the default single-process set-up."""
     with database("sqlite") as (url, data_dir):
         settings = settings_for(url, data_dir, runners=runners)
         prepared(settings, fake.base_url, items, concurrency)
         fake.reset()
-        engine = make_engine(url)
-        worker = start_in_background(engine, settings)
-        try:
+        serving = settings_for(url, data_dir, runners=runners, run_in_api_process=True)
+        with service_process(serving) as (_, pid):
             name = f"embedded worker, SQLite ({runners} runners)"
-            return timed(name, settings, fake, items, [])
-        finally:
-            worker.stop()
-            engine.dispose()
+            return timed(name, serving, fake, items, [pid])
 
 
 def standalone(
