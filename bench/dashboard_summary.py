@@ -88,7 +88,9 @@ def generate(engine: Engine, postmortems: int, seed: int = 7) -> None:
                     "team_id": rng.choice(teams)["id"],
                     "started_at": started,
                     "resolved_at": resolved,
-                    "review_held_at": resolved + timedelta(hours=rng.uniform(4, 120)),
+                    "review_held_at": (reviewed := resolved + timedelta(hours=rng.uniform(4, 120))),
+                    # A bulk insert runs no mapper events: the stored lag is set here.
+                    "microseconds_to_review": microseconds_between(resolved, reviewed),
                     "links": [],
                     "chain_walk": {},
                     "review": {},

@@ -272,13 +272,14 @@ def _review_figures(
 ) -> tuple[float | None, int, int]:
     """(median seconds from resolution to review, reviews held within the window, reviews
     judged). A review still inside its window is not judged yet; every held one is."""
-    lag = _seconds_between(session, Postmortem.resolved_at, Postmortem.review_held_at)
+    # Stored exact on the postmortem (and in its period index), in microseconds.
+    lag = col(Postmortem.microseconds_to_review)
     held = col(Postmortem.review_held_at).is_not(None)
-    window = policy.review_window_hours * 3600
+    window = policy.review_window_hours * 3600 * 1_000_000
     judged_where: list[ColumnElement[bool]] = [
         *in_period,
         col(Postmortem.resolved_at).is_not(None),
-        held | (col(Postmortem.resolved_at) < now - timedelta(seconds=window)),
+        held | (col(Postmortem.resolved_at) < now - timedelta(microseconds=window)),
     ]
     counts = [func.count().filter(held, lag <= window), func.count(), func.count().filter(held)]
     if session.get_bind().dialect.name == "postgresql":
@@ -289,7 +290,8 @@ def _review_figures(
     else:
         within, judged, reviews = session.execute(select(*counts).where(*judged_where)).one()
         found = _sqlite_middle(session, _values(lag, [[*judged_where, held]]), int(reviews))
-    return (float(found) if found is not None else None), int(within), int(judged)
+    seconds = float(found) / 1_000_000 if found is not None else None
+    return seconds, int(within), int(judged)
 
 
 def _ratio(part: int, whole: int) -> float | None:

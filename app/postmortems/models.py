@@ -2,10 +2,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Index, event
 from sqlalchemy import false as sa_false
 from sqlmodel import JSON, Column, Field, SQLModel, Text
 
+from app.action_items.models import microseconds_between
 from app.db import UTCDateTime, empty_list, utcnow
 
 
@@ -29,6 +30,7 @@ class Postmortem(SQLModel, table=True):
             "completed_at",
             "published_at",
             "restricted",
+            "microseconds_to_review",
         ),
     )
 
@@ -52,6 +54,10 @@ class Postmortem(SQLModel, table=True):
     mitigated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     review_held_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # From resolution to the review, exact; derived at every ORM write (keep_review_lag below),
+    # so the dashboard sorts these integers from the period index instead of computing a date
+    # difference for every postmortem.
+    microseconds_to_review: int | None = Field(default=None, sa_column=Column(BigInteger))
     # [{"kind": "runbook", "url": "...", "title": "..."}]
     links: list[dict[str, Any]] = Field(
         default_factory=empty_list, sa_column=Column(JSON, nullable=False)
@@ -69,6 +75,14 @@ class Postmortem(SQLModel, table=True):
     published_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     version: int = Field(default=1)
+
+
+@event.listens_for(Postmortem, "before_insert")
+@event.listens_for(Postmortem, "before_update")
+def keep_review_lag(_mapper: Any, _connection: Any, postmortem: Postmortem) -> None:
+    postmortem.microseconds_to_review = microseconds_between(
+        postmortem.resolved_at, postmortem.review_held_at
+    )
 
 
 class PostmortemService(SQLModel, table=True):
