@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy.engine import Engine
 
-from app import migrate, retention
+from app import __version__, migrate, retention
 from app.audit import service as audit_service
 from app.auth import service as auth_service
 from app.connection_limits import server_options
@@ -20,7 +21,7 @@ from app.enums import Scope
 from app.errors import AppError
 from app.main import create_app
 from app.metrics import serve_process_metrics
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 from app.sync.worker import Worker
 
 app = typer.Typer(
@@ -30,6 +31,36 @@ db_app = typer.Typer(help="Database schema and retention.", no_args_is_help=True
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tokens_app, name="tokens")
+
+
+def _migrated_engine(settings: Settings) -> Engine:
+    """An engine on the configured database, or a one-line message and exit 1 when its schema
+    is not this version's (instead of a traceback at the first missing table)."""
+    engine = make_engine(settings.resolved_database_url(), settings.database_pool)
+    problem = migrate.not_at_head(engine)
+    if problem is not None:
+        engine.dispose()
+        typer.echo(problem, err=True)
+        raise typer.Exit(1)
+    return engine
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"followthrough {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Followthrough: postmortems whose action items get done."""
 
 
 @app.command()
@@ -44,6 +75,8 @@ def serve(
     settings = get_settings()
     if migrate_first:
         migrate.upgrade(settings.resolved_database_url())
+    else:
+        _migrated_engine(settings).dispose()
     typer.echo(f"Followthrough on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     typer.echo(
         "Get an admin token with: .venv/bin/followthrough tokens create --scope admin --name me"
@@ -91,7 +124,7 @@ def worker(
 ) -> None:
     """Run sync workers without the API (scale-out on PostgreSQL: run as many as you like)."""
     settings = get_settings()
-    engine = make_engine(settings.resolved_database_url(), settings.database_pool)
+    engine = _migrated_engine(settings)
     sync_worker = Worker(engine, settings)
     runners = threads or settings.sync.runners
     if metrics_port is not None:
@@ -135,7 +168,7 @@ def db_purge() -> None:
     """Apply the retention policy once (FOLLOWTHROUGH_RETENTION__*), as the worker does every few
     minutes, and print what it removed."""
     settings = get_settings()
-    engine = make_engine(settings.resolved_database_url())
+    engine = _migrated_engine(settings)
     try:
         purged = retention.purge(engine, settings.retention)
     finally:
@@ -164,7 +197,7 @@ def tokens_create(
     ] = None,
 ) -> None:
     """Create a token and print it once; only its hash is stored."""
-    engine = make_engine(get_settings().resolved_database_url())
+    engine = _migrated_engine(get_settings())
     try:
         with session_scope(engine) as session:
             team_ids = auth_service.team_ids_for(session, team) if team else None
@@ -191,7 +224,7 @@ def _when(moment: datetime | None) -> str:
 @tokens_app.command("list")
 def tokens_list() -> None:
     """List tokens, oldest first (never their secret part); times are UTC."""
-    engine = make_engine(get_settings().resolved_database_url())
+    engine = _migrated_engine(get_settings())
     with session_scope(engine, read_only=True) as session:
         tokens = auth_service.list_tokens(session)
         teams = {token.id: auth_service.team_slugs_of(session, token) for token in tokens}
@@ -220,7 +253,7 @@ def tokens_revoke(
     token: Annotated[str, typer.Argument(metavar="NAME_OR_ID", help="Token name or id")],
 ) -> None:
     """Revoke exactly one token by name or id; it stops working at once."""
-    engine = make_engine(get_settings().resolved_database_url())
+    engine = _migrated_engine(get_settings())
     try:
         with session_scope(engine) as session:
             revoked = auth_service.revoke(session, token)

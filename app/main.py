@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app import health
+from app import __version__, health
 from app.action_items.routes import router as action_items_router
 from app.audit.recorder import AuditDep
 from app.audit.routes import router as audit_router
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="Followthrough",
-        version="1.0.0",
+        version=__version__,
         description=API_DESCRIPTION,
         lifespan=_lifespan,
     )

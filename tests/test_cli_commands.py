@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from app import __version__
 from app.auth import service as auth_service
 from app.auth.models import ApiToken
 from app.cli import app as cli
@@ -152,3 +154,28 @@ def test_openapi_command_prints_the_spec(env: Settings) -> None:
     result = CliRunner().invoke(cli, ["openapi"])
     assert result.exit_code == 0
     assert '"/v1/postmortems"' in result.stdout
+
+
+def test_version_prints_the_installed_version() -> None:
+    answer = CliRunner().invoke(cli, ["--version"])
+    assert answer.exit_code == 0
+    assert answer.output == f"followthrough {__version__}\n"
+    assert __version__ == importlib.metadata.version("followthrough")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["tokens", "list"], ["tokens", "create", "--scope", "read", "--name", "x"], ["db", "purge"]],
+)
+def test_an_unmigrated_database_is_one_line_naming_the_fix(
+    env: Settings, command: list[str]
+) -> None:
+    answer = CliRunner().invoke(cli, command)
+    assert answer.exit_code == 1
+    assert answer.exception is None or isinstance(answer.exception, SystemExit)
+    lines = answer.output.strip().splitlines()
+    assert len(lines) == 1, answer.output
+    assert "not migrated" in lines[0] and "`followthrough db upgrade`" in lines[0]
+    # Once upgraded, the same command works.
+    assert CliRunner().invoke(cli, ["db", "upgrade"]).exit_code == 0
+    assert CliRunner().invoke(cli, command).exit_code == 0
