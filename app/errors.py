@@ -34,6 +34,8 @@ class AppError(Exception):
         self.detail = detail
         self.errors = errors or []
         self.extra = extra or {}
+        # Response headers the error carries (a 401's challenge, say).
+        self.headers: dict[str, str] | None = None
 
 
 class NotFound(AppError):
@@ -44,6 +46,17 @@ class NotFound(AppError):
 class Unauthorized(AppError):
     status_code = 401
     title = "Unauthorized"
+
+
+class TokenRequired(Unauthorized):
+    """401 for a missing or bad bearer token, with the challenge RFC 6750 asks for."""
+
+    def __init__(self, detail: str, *, invalid: bool = False) -> None:
+        super().__init__(detail)
+        challenge = 'Bearer realm="followthrough"'
+        if invalid:
+            challenge += ', error="invalid_token"'
+        self.headers = {"WWW-Authenticate": challenge}
 
 
 class Forbidden(AppError):
@@ -148,11 +161,22 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=exc.errors,
             extra=exc.extra,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            # Not JSON at all: a malformed request (400), not invalid input (422).
+            where = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:1])
+            return problem(
+                400,
+                "Malformed body",
+                f"The request body is not valid JSON ({where})",
+                instance=request.url.path,
+                errors=errors,
+            )
         summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
         return problem(
             422,

@@ -6,7 +6,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.boundary import caller_of
 from app.db import SessionDep
-from app.errors import Unauthorized, problem
+from app.errors import TokenRequired, problem
 from app.metrics import exposition
 from app.people import service as people_service
 from app.settings import SettingsDep
@@ -40,7 +40,7 @@ def metrics(request: Request, session: SessionDep, settings: SettingsDep) -> Res
     only. `FOLLOWTHROUGH_METRICS_PUBLIC=true` serves them without a token."""
     caller = caller_of(request, session)
     if caller is None and not settings.metrics_public:
-        raise Unauthorized(
+        raise TokenRequired(
             "/metrics needs a read token: 'Authorization: Bearer <token>' "
             "(or set FOLLOWTHROUGH_METRICS_PUBLIC=true)"
         )

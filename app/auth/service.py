@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from app.auth.models import NAME_MAX_LENGTH, ApiToken
 from app.db import utcnow
 from app.enums import SCOPE_RANK, Scope
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, field_error
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, TokenRequired, field_error
 from app.people.models import Team
 
 TOKEN_PREFIX = "ft_"  # noqa: S105 - a prefix that makes leaked tokens greppable, not a secret
@@ -187,15 +187,15 @@ def authenticate(
     `identified` is the caller already looked up for this request (the team boundary does it
     first), which saves a second query."""
     if not authorization:
-        raise Unauthorized(
+        raise TokenRequired(
             "Missing or malformed Authorization header; send 'Authorization: Bearer <token>'"
         )
     scheme, _, plain = authorization.partition(" ")
     if scheme.lower() != "bearer" or not plain.strip():
-        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+        raise TokenRequired("Authorization header must be 'Bearer <token>'")
     caller = identified or identify(session, plain)
     if caller is None:
-        raise Unauthorized("The bearer token is unknown or revoked")
+        raise TokenRequired("The bearer token is unknown or revoked", invalid=True)
     if SCOPE_RANK[caller.scope] < SCOPE_RANK[required]:
         raise Forbidden(f"This call needs the '{required}' scope; the token has '{caller.scope}'")
     return caller

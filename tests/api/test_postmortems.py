@@ -406,14 +406,25 @@ def test_incident_times_running_backwards_are_refused_on_create(client: TestClie
 
 
 @pytest.mark.parametrize(
-    "content",
-    [b"{not json", b"", b"title=Checkout", b"[1, 2]", b"null", b'"a postmortem"'],
+    ("content", "status"),
+    [
+        # Not JSON at all: malformed (400).
+        (b"{not json", 400),
+        (b"title=Checkout", 400),
+        # JSON, or nothing, that is not a postmortem: invalid input (422).
+        (b"", 422),
+        (b"[1, 2]", 422),
+        (b"null", 422),
+        (b'"a postmortem"', 422),
+    ],
 )
-def test_a_body_that_is_not_a_json_object_is_a_422(client: TestClient, content: bytes) -> None:
+def test_a_body_that_is_not_a_json_object_is_refused_where_it_is_wrong(
+    client: TestClient, content: bytes, status: int
+) -> None:
     response = client.post(
         "/v1/postmortems", content=content, headers={"content-type": "application/json"}
     )
-    paths = error_paths(response)
+    paths = error_paths(response, status)
     assert paths and all(p.startswith("body") for p in paths)
     assert listed(client) == []
 
@@ -431,14 +442,14 @@ def test_a_body_that_is_not_utf8_is_a_client_error_not_a_crash(client: TestClien
     assert response.headers["content-type"].startswith(PROBLEM)
 
 
-def test_a_patch_body_that_is_not_json_is_a_422(client: TestClient) -> None:
+def test_a_patch_body_that_is_not_json_is_a_400(client: TestClient) -> None:
     pm = make_postmortem(client, action_items=[])
     response = client.patch(
         f"/v1/postmortems/{pm['id']}",
         content=b"title: new",
         headers={"content-type": "application/json"},
     )
-    problem(response, 422)
+    problem(response, 400)
     assert client.get(f"/v1/postmortems/{pm['id']}").json()["version"] == 1
 
 
