@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from typing import Any
 
@@ -151,6 +152,19 @@ def database_unavailable(exc: OperationalError) -> bool:
     return True
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the API documents for this path (the OpenAPI document knows every route,
+    however the routers nest)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {method.upper() for method in operations if method != "parameters"}
+    if "GET" in methods:
+        methods.add("HEAD")  # app/head_requests.py answers it
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -192,12 +206,20 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route matches {request.method} {request.url.path}"
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Every method of every route on this path, not only the first route's.
+            allowed = _allowed_methods(request)
+            detail = (
+                f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+            )
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return problem(
             exc.status_code,
             title,
             detail,
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     @app.exception_handler(OperationalError)

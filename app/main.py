@@ -23,6 +23,7 @@ from app.dashboard.routes import patterns_router, reviews_router
 from app.dashboard.routes import router as dashboard_router
 from app.db import make_engine
 from app.errors import PROBLEM_JSON, install_error_handlers
+from app.head_requests import HeadAsGetMiddleware
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.integrations.routes import router as integrations_router
 from app.metrics import make_registry
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # A throttled address is refused before its body is read or the database is touched.
     app.add_middleware(AuthFailureThrottle, limits=settings.limits)
+    app.add_middleware(HeadAsGetMiddleware)
     # Outermost: every answer above, refusals included, gets the headers.
     app.add_middleware(SecurityHeadersMiddleware)
     # Every route that takes a token is audited: the recorder runs before the route's own

@@ -1,5 +1,6 @@
-"""HTTP as clients expect it: a body that is not JSON is a 400, and a 401 for a missing or bad
-token carries the Bearer challenge (RFC 6750)."""
+"""HTTP as clients expect it: a body that is not JSON is a 400, a 401 for a missing or bad
+token carries the Bearer challenge (RFC 6750), HEAD works wherever GET does, and a 405 names
+every method the path takes."""
 
 from __future__ import annotations
 
@@ -65,3 +66,26 @@ def test_a_webhook_refused_for_its_signature_asks_for_no_token(
     )
     assert answer.status_code == 401
     assert "WWW-Authenticate" not in answer.headers
+
+
+def test_head_is_answered_wherever_get_is(client: TestClient) -> None:
+    client.post("/v1/teams", json={"slug": "payments", "name": "Payments"})
+    got = client.get("/v1/teams")
+    head = client.head("/v1/teams")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert client.head("/healthz").status_code == 200
+    # HEAD is not a side door into what only takes POST.
+    assert client.head(f"/v1/postmortems/{uuid.uuid4()}/publish").status_code == 405
+
+
+def test_405_names_every_method_the_path_takes(client: TestClient) -> None:
+    answer = client.delete("/v1/teams")
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "GET, HEAD, POST"
+    assert "use GET, HEAD, POST" in answer.json()["detail"]
+    only_post = client.get(f"/v1/postmortems/{uuid.uuid4()}/publish")
+    assert only_post.status_code == 405
+    assert only_post.headers["Allow"] == "POST"
