@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from app import migrate
 from app.main import create_app
 from app.settings import Settings
 from tests.e2e.sync_support import ROOT, connect_tracker, owner, publish_items, stop, wait_until
@@ -95,6 +96,8 @@ def test_worker_serves_its_sync_latency_on_the_metrics_port(
 
 
 def test_worker_refuses_a_metrics_port_already_taken(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/worker.db"
+    migrate.upgrade(url)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -104,7 +107,7 @@ def test_worker_refuses_a_metrics_port_already_taken(tmp_path: object) -> None:
             cwd=ROOT,
             env={
                 **os.environ,
-                "FOLLOWTHROUGH_DATABASE_URL": f"sqlite:///{tmp_path}/unused.db",
+                "FOLLOWTHROUGH_DATABASE_URL": url,
                 "FOLLOWTHROUGH_SECRET_KEY": "metrics-port-test",
             },
             capture_output=True,
