@@ -8,7 +8,6 @@ import collections
 import itertools
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from tests.e2e.sync_support import kill
+from tests.e2e.sync_support import stop as stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,19 +49,9 @@ def drain_into(process: subprocess.Popen[bytes], logs: collections.deque[str]) -
     threading.Thread(target=drain, daemon=True).start()
 
 
-def kill(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
-
-
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            kill(process)
+    """SIGINT, then SIGKILL after 15 s: a worker finishes the job it holds first."""
+    stop_process(process, timeout=15)
 
 
 class ApiProcesses:

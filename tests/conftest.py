@@ -15,9 +15,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -244,3 +246,32 @@ def live_server(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on a loopback port, for tests that need real concurrency."""
     with serving(app) as url:
         yield url
+
+
+@pytest.fixture
+def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the backend under test, of this test's own."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+        return
+    name = f"followthrough_migrate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def insert_as_of(conn: sa.Connection, model: Any, values: dict[str, Any]) -> None:
+    """Insert into the model's table as the database has it now (an older schema): only the
+    columns it has, with the model's types."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(model.__tablename__)}
+    table = sa.Table(
+        model.__tablename__,
+        sa.MetaData(),
+        *[c._copy() for c in model.__table__.columns if c.name in present],
+    )
+    conn.execute(table.insert().values(**{k: v for k, v in values.items() if k in present}))

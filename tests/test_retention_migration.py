@@ -3,19 +3,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import psycopg
-import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
 from app.integrations.models import Integration
 from app.migrate import alembic_config
 from app.webhooks.models import WebhookDelivery
-from tests.conftest import PG_ADMIN_DSN
 
 DETAILS = {
     "one-foreign": ("applied", "acme/api#77: not a ticket of ours"),
@@ -29,23 +22,6 @@ DETAILS = {
     "failed": ("failed", "the stored delivery cannot be read: not JSON"),
     "waiting": ("received", None),
 }
-
-
-@pytest.fixture
-def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the backend under test, of this test's own."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    name = f"followthrough_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def outcomes(url: str) -> dict[str, str]:

@@ -8,12 +8,9 @@ from __future__ import annotations
 import random
 import statistics
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -27,7 +24,7 @@ from app.enums import ActionItemStatus as S
 from app.migrate import alembic_config
 from app.people.models import Team
 from app.postmortems.models import Postmortem
-from tests.conftest import PG_ADMIN_DSN
+from tests.conftest import insert_as_of
 
 API = Cause(Source.API, "token:tests")
 WEBHOOK = Cause(Source.WEBHOOK, "delivery:tests")
@@ -159,35 +156,6 @@ def test_times_written_directly_are_followed(engine: Engine) -> None:
     _agree(moved)
 
 
-@pytest.fixture
-def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the backend under test, of this test's own."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    name = f"followthrough_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _insert_as_of(conn: sa.Connection, model: Any, values: dict[str, Any]) -> None:
-    """Insert into the model's table as the database has it now (an older schema): only the
-    columns it has, with the model's types."""
-    present = {c["name"] for c in sa.inspect(conn).get_columns(model.__tablename__)}
-    table = sa.Table(
-        model.__tablename__,
-        sa.MetaData(),
-        *[c._copy() for c in model.__table__.columns if c.name in present],
-    )
-    conn.execute(table.insert().values(**{k: v for k, v in values.items() if k in present}))
-
-
 def test_the_migration_backfills_items_closed_before_it(fresh_url: str) -> None:
     config = alembic_config(fresh_url)
     command.upgrade(config, "0017")
@@ -208,7 +176,7 @@ def test_the_migration_backfills_items_closed_before_it(fresh_url: str) -> None:
         ids: dict[str, uuid.UUID] = {}
         with engine.begin() as conn:
             team_id, pm_id = uuid.uuid4(), uuid.uuid4()
-            _insert_as_of(
+            insert_as_of(
                 conn, Team, Team(id=team_id, slug="payments", name="Payments").model_dump()
             )
             pm = Postmortem(
@@ -221,7 +189,7 @@ def test_the_migration_backfills_items_closed_before_it(fresh_url: str) -> None:
                 started_at=started,
                 resolved_at=started + timedelta(hours=1),
             )
-            _insert_as_of(conn, Postmortem, pm.model_dump())
+            insert_as_of(conn, Postmortem, pm.model_dump())
             for status, (closed, verified) in times.items():
                 # Written as the code before 0018 wrote it: the times only.
                 item = ActionItem(
@@ -235,7 +203,7 @@ def test_the_migration_backfills_items_closed_before_it(fresh_url: str) -> None:
                     verified_at=verified,
                 )
                 ids[status] = item.id
-                _insert_as_of(conn, ActionItem, item.model_dump())
+                insert_as_of(conn, ActionItem, item.model_dump())
         command.upgrade(config, "0018")
         stored = ActionItem.__table__
         with engine.connect() as conn:

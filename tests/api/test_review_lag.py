@@ -17,7 +17,7 @@ from app.db import make_engine, session_scope
 from app.migrate import alembic_config
 from app.people.models import Team
 from app.postmortems.models import Postmortem
-from tests.api.test_dashboard_durations import _insert_as_of, fresh_url  # noqa: F401
+from tests.conftest import insert_as_of
 from tests.factories import make_postmortem, make_team
 
 NOW = datetime.now(UTC)
@@ -94,7 +94,7 @@ def test_the_dashboard_median_is_the_median_of_the_lags(client: TestClient) -> N
     assert summary.json()["median_review_lag_hours"] == round(expected, 2)
 
 
-def test_migration_0021_backfills_the_lag(fresh_url: str) -> None:  # noqa: F811
+def test_migration_0021_backfills_the_lag(fresh_url: str) -> None:
     config = alembic_config(fresh_url)
     command.upgrade(config, "0020")
     resolved = NOW - timedelta(days=10, microseconds=-750_000)
@@ -108,7 +108,7 @@ def test_migration_0021_backfills_the_lag(fresh_url: str) -> None:  # noqa: F811
     try:
         with engine.begin() as conn:
             team_id = uuid.uuid4()
-            _insert_as_of(conn, Team, Team(id=team_id, slug="search", name="Search").model_dump())
+            insert_as_of(conn, Team, Team(id=team_id, slug="search", name="Search").model_dump())
             for ref, review in reviews.items():
                 postmortem = Postmortem(
                     title=ref,
@@ -119,7 +119,7 @@ def test_migration_0021_backfills_the_lag(fresh_url: str) -> None:  # noqa: F811
                     resolved_at=resolved,
                     review_held_at=review,
                 )
-                _insert_as_of(conn, Postmortem, postmortem.model_dump())
+                insert_as_of(conn, Postmortem, postmortem.model_dump())
         command.upgrade(config, "0021")
         table = Postmortem.__table__  # type: ignore[attr-defined]
         with engine.connect() as conn:
